@@ -1,0 +1,3 @@
+from veorelay.cli.main import main
+
+main()

@@ -1,0 +1,71 @@
+"""Read a create request's body, JSON or multipart, into plain fields and uploaded images."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import Request
+from starlette.datastructures import UploadFile
+
+from veorelay.core.images import IMAGE_PARAM, MAX_IMAGE_BYTES, image_from_bytes
+from veorelay.core.models import ImageInput
+from veorelay.errors import InvalidRequest, ParseRequestFailed, UnsupportedMediaType
+
+MAX_JSON_BYTES = 32 * 1024 * 1024  # room for a 20 MB image as base64
+
+
+async def read_create_body(request: Request) -> tuple[dict[str, Any], list[ImageInput]]:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json" or content_type.endswith("+json"):
+        return await _read_json(request), []
+    if content_type == "multipart/form-data" or content_type == "application/x-www-form-urlencoded":
+        return await _read_form(request)
+    raise UnsupportedMediaType(
+        "Send the request as application/json or multipart/form-data.", param=None
+    )
+
+
+async def _read_json(request: Request) -> dict[str, Any]:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_JSON_BYTES:
+            raise InvalidRequest(f"The JSON body is larger than {MAX_JSON_BYTES} bytes.")
+    try:
+        fields = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ParseRequestFailed(f"The body is not valid JSON: {exc}.") from None
+    if not isinstance(fields, dict):
+        raise ParseRequestFailed("The JSON body must be an object.")
+    return fields
+
+
+async def _read_form(request: Request) -> tuple[dict[str, Any], list[ImageInput]]:
+    try:
+        form = await request.form(max_files=4, max_fields=100, max_part_size=MAX_JSON_BYTES)
+    except Exception as exc:  # multipart's own errors carry a readable message
+        raise ParseRequestFailed(f"The multipart body could not be read: {exc}.") from None
+    fields: dict[str, Any] = {}
+    images: list[ImageInput] = []
+    try:
+        for name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                if name != IMAGE_PARAM:
+                    raise InvalidRequest(
+                        f"Unexpected file field {name!r}; the image goes in input_reference.",
+                        param=name,
+                    )
+                data = await value.read(MAX_IMAGE_BYTES + 1)
+                images.append(image_from_bytes(data))
+            elif name in fields:
+                if name.startswith(IMAGE_PARAM):
+                    raise InvalidRequest(
+                        "Only one input_reference image is supported.", param=IMAGE_PARAM
+                    )
+                raise ParseRequestFailed(f"Field {name!r} is given more than once.", param=name)
+            else:
+                fields[name] = value
+    finally:
+        await form.close()
+    return fields, images

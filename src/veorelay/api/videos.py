@@ -1,0 +1,109 @@
+"""The public video API: create, retrieve, download content (OpenAI Video API style)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+
+from veorelay.api import views
+from veorelay.api.body import read_create_body
+from veorelay.api.deps import IdentityDep, ServicesDep
+from veorelay.api.schemas import ErrorBody, Video
+from veorelay.core import pricing, timing
+from veorelay.core.lifecycle import TaskState
+from veorelay.core.params import parse_video_request
+from veorelay.db import tasks as task_db
+from veorelay.db.tasks import Task
+from veorelay.errors import Conflict, NotFound
+
+router = APIRouter(tags=["videos"])
+
+
+class VideoFileResponse(FileResponse):
+    # Each chunk is one hand-off to a worker thread; 1 MiB chunks make a video a few hand-offs.
+    chunk_size = 1024 * 1024
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 404, 409, 415, 429)
+}
+
+
+@router.post("/v1/videos", response_model=Video, responses=ERRORS)
+async def create_video(
+    request: Request, identity: IdentityDep, services: ServicesDep
+) -> JSONResponse:
+    """Create a video task from JSON or multipart/form-data (see docs/api.md)."""
+    fields, images = await read_create_body(request)
+    spec = parse_video_request(fields, images, models=services.prices.keys())
+    settings = services.settings
+    scale = settings.effective_engine_time_scale
+    new = task_db.NewTask(
+        spec=spec,
+        account_id=identity.account_id,
+        token_id=identity.token_id,
+        upstream_model=settings.upstream_model(spec.model),
+        price_micros=pricing.quote(spec, services.prices),
+        expected_render_seconds=timing.expected_render_seconds(spec.resolution, scale),
+        timeout_seconds=settings.task_timeout_seconds * scale,
+    )
+    now = time.time()
+    async with services.db.write() as conn:
+        task = await task_db.create_task(conn, new, now)  # refused before writing if too poor
+    services.wake_engine()
+    return _video_response(task, now)
+
+
+@router.get("/v1/videos/{video_id}", response_model=Video, responses=ERRORS)
+async def retrieve_video(
+    video_id: str, identity: IdentityDep, services: ServicesDep
+) -> JSONResponse:
+    """The task's status: one indexed read, never a call upstream."""
+    task = await own_task(services, video_id, identity.account_id)
+    return _video_response(task, time.time())
+
+
+@router.api_route(
+    "/v1/videos/{video_id}/content",
+    methods=["GET", "HEAD"],
+    response_class=FileResponse,
+    responses={200: {"content": {"video/mp4": {}}}, **ERRORS},
+)
+async def download_video(video_id: str, identity: IdentityDep, services: ServicesDep) -> Response:
+    """The MP4, streamed from our storage (Range and HEAD supported)."""
+    task = await own_task(services, video_id, identity.account_id)
+    if task.state is not TaskState.COMPLETED or task.storage_key is None:
+        if task.state in (TaskState.FAILED, TaskState.CANCELLED):
+            raise Conflict("The video failed; there is no content.", code="video_failed")
+        raise Conflict(
+            f"The video is not ready yet (status {views.video(task, time.time()).status}).",
+            code="video_not_ready",
+        )
+    path = services.storage.local_path(task.storage_key)
+    if path is None or not path.exists():
+        raise NotFound("The video file is no longer stored.", code="video_expired")
+    return VideoFileResponse(
+        path,
+        media_type="video/mp4",
+        filename=f"{task.id}.mp4",
+        content_disposition_type="attachment",
+    )
+
+
+async def own_task(services: ServicesDep, video_id: str, account_id: str) -> Task:
+    async with services.db.read() as conn:
+        task = await task_db.get_task(conn, video_id, account_id)
+    if task is None:  # a foreign task looks exactly like a missing one
+        raise NotFound(f"No video found with id {video_id!r}.", param="video_id")
+    return task
+
+
+def _video_response(task: Task, now: float) -> JSONResponse:
+    headers = {}
+    poll_after = views.poll_after_ms(task)
+    if poll_after is not None:
+        headers["openai-poll-after-ms"] = str(poll_after)
+    return JSONResponse(views.video(task, now).model_dump(mode="json"), headers=headers)

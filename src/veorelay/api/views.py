@@ -1,0 +1,77 @@
+"""Task rows -> public JSON. Pure: the clock is an argument."""
+
+from __future__ import annotations
+
+from veorelay.api.schemas import CompatMetadata, CompatStatus, CompatStatusData, Video, VideoError
+from veorelay.core import timing
+from veorelay.core.lifecycle import PUBLIC_STATUS, TaskState
+from veorelay.core.models import FPS
+from veorelay.db.tasks import Task
+
+_COMPAT_STATUS = {
+    "queued": "queued",
+    "in_progress": "processing",
+    "completed": "succeeded",
+    "failed": "failed",
+}
+
+
+def task_progress(task: Task, now: float) -> int:
+    if task.state is TaskState.COMPLETED:
+        return 100
+    if task.state is TaskState.RUNNING and task.submitted_at is not None:
+        return timing.progress(now - task.submitted_at, task.expected_render_seconds)
+    if task.state is TaskState.DOWNLOADING:
+        return 99
+    return 0
+
+
+def task_error(task: Task) -> VideoError | None:
+    if task.state is TaskState.CANCELLED:
+        return VideoError(code="cancelled", message=task.error_message or "The task was cancelled.")
+    if task.state is TaskState.FAILED:
+        return VideoError(code=task.error_code or "failed", message=task.error_message or "failed")
+    return None
+
+
+def video(task: Task, now: float) -> Video:
+    spec = task.spec()
+    return Video(
+        id=task.id,
+        task_id=task.id,
+        model=task.model,
+        status=PUBLIC_STATUS[task.state],
+        progress=task_progress(task, now),
+        created_at=int(task.created_at),
+        completed_at=int(task.completed_at) if task.completed_at else None,
+        expires_at=None,
+        seconds=str(task.seconds),
+        size=spec.size,
+        resolution=task.resolution,
+        aspect_ratio=task.aspect_ratio,
+        prompt=task.prompt,
+        negative_prompt=task.negative_prompt,
+        seed=task.seed,
+        error=task_error(task),
+    )
+
+
+def poll_after_ms(task: Task) -> int | None:
+    if task.state in (TaskState.QUEUED, TaskState.RUNNING, TaskState.DOWNLOADING):
+        return timing.client_poll_after_ms(task.expected_render_seconds)
+    return None
+
+
+def compat_status(task: Task, content_url: str) -> CompatStatus:
+    spec = task.spec()
+    status = PUBLIC_STATUS[task.state]
+    data = CompatStatusData(
+        task_id=task.id,
+        status=_COMPAT_STATUS[status],
+        url=content_url if status == "completed" else None,
+        metadata=CompatMetadata(
+            duration=task.seconds, width=spec.width, height=spec.height, fps=FPS, seed=task.seed
+        ),
+        error=task_error(task),
+    )
+    return CompatStatus(**data.model_dump(), data=data)

@@ -1,0 +1,187 @@
+"""create_app(settings) -> the gateway's ASGI app. Importing this module starts nothing.
+
+The lifespan opens the database (migrating it), storage, the upstream HTTP client and, unless
+disabled, the task engine. With no Gemini key configured it also starts the built-in simulator
+on a loopback port and says so loudly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+
+import httpx
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from veorelay import __version__
+from veorelay.api import compat, videos
+from veorelay.db.database import Database
+from veorelay.db.migrate import upgrade
+from veorelay.engine.worker import Engine
+from veorelay.errors import InvalidRequest, NotFound, ParseRequestFailed, VeorelayError
+from veorelay.services import Services
+from veorelay.settings import Settings
+from veorelay.simulator.app import SimulatorConfig, create_simulator_app
+from veorelay.storage.filesystem import FilesystemStorage
+from veorelay.upstream.gemini import GeminiClient
+
+log = logging.getLogger("veorelay")
+
+SIMULATOR_KEY = "veorelay-simulator"
+
+
+def create_app(settings: Settings) -> FastAPI:
+    app = FastAPI(
+        title="veorelay",
+        version=__version__,
+        description="A gateway for Google's Veo 3.1 video models with an OpenAI-style API.",
+        lifespan=lambda app: _lifespan(app, settings),
+    )
+    app.include_router(videos.router)
+    app.include_router(compat.router)
+
+    @app.get("/health", tags=["operations"])
+    async def health() -> dict[str, str]:
+        """Liveness: the process serves HTTP. (No database round trip.)"""
+        return {"status": "ok"}
+
+    _install_error_handlers(app)
+    return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
+    async with running_services(settings) as services:
+        app.state.services = services
+        yield
+
+
+@asynccontextmanager
+async def running_services(
+    settings: Settings, *, with_engine: bool | None = None
+) -> AsyncIterator[Services]:
+    """Everything the gateway and the worker run on; shared by `serve` and `worker`."""
+    db = Database(settings.resolved_database_url)
+    await upgrade(db)
+    storage = FilesystemStorage(settings.data_dir / "videos")
+    prices = settings.price_table()
+    timeout = httpx.Timeout(settings.upstream_timeout_seconds, connect=10.0)
+    async with httpx.AsyncClient(timeout=timeout) as http, contextlib.AsyncExitStack() as stack:
+        if settings.uses_simulator:
+            base_url = await stack.enter_async_context(_embedded_simulator(settings))
+            upstream = GeminiClient(http, base_url, [SIMULATOR_KEY])
+        else:
+            keys = [key.get_secret_value() for key in settings.gemini_api_key]
+            upstream = GeminiClient(http, settings.gemini_base_url, keys)
+            log.info(
+                "upstream: Gemini API at %s with %d key(s)", settings.gemini_base_url, len(keys)
+            )
+        services = Services(settings=settings, db=db, storage=storage, prices=prices)
+        engine_task = None
+        if settings.engine_enabled if with_engine is None else with_engine:
+            services.engine = Engine(
+                db,
+                storage,
+                upstream,
+                time_scale=settings.effective_engine_time_scale,
+                concurrency=settings.engine_concurrency,
+                tick_seconds=settings.engine_tick_seconds,
+                lease_seconds=settings.engine_lease_seconds,
+            )
+            engine_task = asyncio.create_task(services.engine.run_forever())
+        try:
+            yield services
+        finally:
+            if engine_task is not None:
+                engine_task.cancel()
+                await asyncio.gather(engine_task, return_exceptions=True)
+            await db.dispose()
+
+
+class _EmbeddedServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # the outer server owns the process's signals
+
+
+@asynccontextmanager
+async def _embedded_simulator(settings: Settings) -> AsyncIterator[str]:
+    config = SimulatorConfig(
+        data_dir=settings.data_dir / "simulator", time_scale=settings.simulator_time_scale
+    )
+    server = _EmbeddedServer(
+        uvicorn.Config(
+            create_simulator_app(config),
+            host="127.0.0.1",
+            port=settings.simulator_port,
+            log_level="warning",
+            lifespan="off",
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("the built-in simulator did not start")
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    log.warning(
+        "\n%s\n  NO GOOGLE KEY CONFIGURED: veorelay is using its built-in SIMULATOR as upstream\n"
+        "  (http://127.0.0.1:%d, time scale %s). Videos are synthetic test renders.\n"
+        "  Set VEORELAY_GEMINI_API_KEY to generate real videos with Google Veo.\n%s",
+        "=" * 78,
+        port,
+        settings.simulator_time_scale,
+        "=" * 78,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def veorelay_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, VeorelayError)
+        return JSONResponse(exc.to_body(), status_code=exc.status)
+
+    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0] if exc.errors() else {}
+        param = ".".join(str(p) for p in first.get("loc", [])[1:]) or None
+        error = ParseRequestFailed(
+            f"{param or 'request'}: {first.get('msg', 'invalid')}", param=param
+        )
+        return JSONResponse(error.to_body(), status_code=error.status)
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        error: VeorelayError
+        if exc.status_code == 404:
+            error = NotFound(f"No route for {request.method} {request.url.path}.")
+        elif exc.status_code == 405:
+            error = InvalidRequest(
+                f"{request.method} is not allowed on {request.url.path}.", code="method_not_allowed"
+            )
+            return JSONResponse(error.to_body(), status_code=405)
+        else:
+            error = InvalidRequest(str(exc.detail))
+            return JSONResponse(error.to_body(), status_code=exc.status_code)
+        return JSONResponse(error.to_body(), status_code=error.status)
+
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(VeorelayError("Internal server error.").to_body(), status_code=500)
+
+    app.add_exception_handler(VeorelayError, veorelay_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected_error)

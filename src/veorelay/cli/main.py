@@ -1,0 +1,176 @@
+"""The `veorelay` command line: run the gateway, the engine, the simulator; manage tokens;
+generate a video against a running gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from veorelay.cli.generate import generate
+from veorelay.settings import Settings
+
+app = typer.Typer(
+    help="veorelay: a self-hostable gateway for Google's Veo 3.1 video models.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+app.command(help="Generate a video through a running gateway and save the MP4.")(generate)
+console = Console(stderr=True)
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address [env VEORELAY_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port [env VEORELAY_PORT].")] = None,
+) -> None:
+    """Run the gateway (HTTP API + task engine). Defaults: 127.0.0.1:8000, SQLite in ./data."""
+    from veorelay.app import create_app
+
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    _setup_logging(settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run only the task engine (no HTTP API), e.g. as a separate process beside `serve`."""
+    from veorelay.app import running_services
+
+    settings = Settings()
+    _setup_logging(settings.log_level)
+
+    async def run() -> None:
+        async with running_services(settings, with_engine=True) as services:
+            assert services.engine is not None
+            await asyncio.Event().wait()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+
+
+@app.command()
+def simulator(
+    port: Annotated[int, typer.Option(help="Listen port.")] = 8089,
+    host: Annotated[str, typer.Option(help="Listen address.")] = "127.0.0.1",
+    time_scale: Annotated[
+        float | None,
+        typer.Option(help="Render-time multiplier [env VEORELAY_SIMULATOR_TIME_SCALE]."),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where operations and renders are kept [default DATA_DIR/simulator]."),
+    ] = None,
+    api_key: Annotated[
+        list[str] | None, typer.Option(help="Accept only these keys (repeatable); default any key.")
+    ] = None,
+) -> None:
+    """Run the Gemini-API simulator alone (Veo wire protocol, real MP4 renders)."""
+    from veorelay.simulator.app import SimulatorConfig, create_simulator_app
+
+    settings = Settings()
+    _setup_logging(settings.log_level)
+    config = SimulatorConfig(
+        data_dir=data_dir or settings.data_dir / "simulator",
+        time_scale=time_scale if time_scale is not None else settings.simulator_time_scale,
+        api_keys=frozenset(api_key or ()),
+    )
+    uvicorn.run(create_simulator_app(config), host=host, port=port, log_level=settings.log_level)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (serve and worker also do this at start)."""
+    from veorelay.db.database import Database
+    from veorelay.db.migrate import upgrade
+
+    settings = Settings()
+
+    async def run() -> None:
+        db = Database(settings.resolved_database_url)
+        try:
+            await upgrade(db)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+    console.print("database is up to date")
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option(help="A name to recognise the token by.")],
+    balance: Annotated[str, typer.Option(help="Starting balance in USD, e.g. 10 or 2.50.")] = "0",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Create an account with BALANCE and a token for it. The secret is printed only once."""
+    from veorelay.core.pricing import usd_to_micros
+    from veorelay.db import accounts
+    from veorelay.db.database import Database
+    from veorelay.db.migrate import upgrade
+
+    try:
+        micros = usd_to_micros(balance)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--balance") from None
+    if micros < 0:
+        raise typer.BadParameter("must not be negative", param_hint="--balance")
+    settings = Settings()
+
+    async def run() -> accounts.CreatedToken:
+        db = Database(settings.resolved_database_url)
+        try:
+            await upgrade(db)
+            async with db.write() as conn:
+                now = time.time()
+                account_id = await accounts.create_account(conn, name, micros, now)
+                return await accounts.create_token(conn, account_id, name, now)
+        finally:
+            await db.dispose()
+
+    created = asyncio.run(run())
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "token": created.secret,
+                    "token_id": created.token_id,
+                    "account_id": created.account_id,
+                    "balance_usd": balance,
+                }
+            )
+        )
+    else:
+        console.print(
+            f"[green]Created token[/] {created.token_id} for account {created.account_id} "
+            f"with balance ${balance}. Store the secret now; it is not shown again:"
+        )
+        print(created.secret)
+
+
+def main() -> None:
+    app()

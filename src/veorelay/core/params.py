@@ -1,0 +1,242 @@
+"""Raw request fields -> VideoSpec, with every precedence rule and limit of the spec documents.
+
+Precedence (first one set wins):
+    duration     = metadata.durationSeconds > duration > seconds > 8
+    resolution   = metadata.resolution > resolution > size > 720p
+    aspect ratio = metadata.aspectRatio > aspectRatio > size > 16:9
+
+`fields` is a JSON object or the text fields of a multipart form; `files` are uploaded images.
+Everything is checked here, before any money is held or any row is written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, TypeVar
+
+from veorelay.core.images import IMAGE_PARAM, image_from_string
+from veorelay.core.models import (
+    DURATIONS,
+    LONG_ONLY_RESOLUTIONS,
+    SIZES,
+    AspectRatio,
+    ImageInput,
+    Resolution,
+    VideoSpec,
+)
+from veorelay.errors import InvalidRequest, ParseRequestFailed
+
+MAX_PROMPT_CHARS = 4000
+MAX_NEGATIVE_PROMPT_CHARS = 2000
+DEFAULT_SECONDS = 8
+MAX_SEED = 2**32 - 1
+
+UNSUPPORTED_FIELDS: dict[str, str] = {
+    "generateAudio": (
+        "generateAudio is not supported: Veo 3.1 always renders native audio; "
+        "describe the sound you want in the prompt instead."
+    ),
+    "referenceImages": "referenceImages is not supported; send one input_reference image.",
+    "lastFrame": "lastFrame (first/last-frame generation) is not supported.",
+    "video": "video (video extension) is not supported.",
+}
+
+
+def parse_video_request(
+    fields: Mapping[str, Any],
+    files: Sequence[ImageInput],
+    models: Collection[str],
+) -> VideoSpec:
+    metadata = _metadata(fields.get("metadata"))
+    for name, message in UNSUPPORTED_FIELDS.items():
+        if name in fields or name in metadata:
+            raise InvalidRequest(message, param=name)
+
+    model = _required_text(fields, "model")
+    if model not in models:
+        raise InvalidRequest(
+            f"model {model!r} is not available; use one of: {', '.join(sorted(models))}.",
+            param="model",
+            code="model_not_found",
+        )
+    prompt = _required_text(fields, "prompt")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise InvalidRequest(
+            f"prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}.",
+            param="prompt",
+        )
+
+    seconds = _seconds(metadata, fields)
+    size_resolution, size_aspect = _size(fields)
+    resolution = _choice(
+        Resolution,
+        _first(metadata, "resolution", "metadata.resolution", fields, "resolution"),
+        size_resolution or Resolution.P720,
+    )
+    aspect_ratio = _choice(
+        AspectRatio,
+        _first(metadata, "aspectRatio", "metadata.aspectRatio", fields, "aspectRatio"),
+        size_aspect or AspectRatio.LANDSCAPE,
+    )
+    if resolution in LONG_ONLY_RESOLUTIONS and seconds != 8:
+        raise InvalidRequest(
+            f"resolution {resolution} requires seconds=8 (got {seconds}); "
+            "4 and 6 seconds are available at 720p only.",
+            param="seconds",
+        )
+
+    return VideoSpec(
+        model=model,
+        prompt=prompt,
+        seconds=seconds,
+        resolution=resolution,
+        aspect_ratio=aspect_ratio,
+        negative_prompt=_negative_prompt(fields),
+        seed=_seed(fields.get("seed")),
+        image=_image(fields, files),
+    )
+
+
+def _metadata(raw: Any) -> Mapping[str, Any]:
+    if raw is None or raw == "":
+        return {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ParseRequestFailed(
+                f"metadata is not valid JSON: {exc.msg}.", param="metadata"
+            ) from exc
+    if not isinstance(raw, dict):
+        raise ParseRequestFailed("metadata must be a JSON object.", param="metadata")
+    return raw
+
+
+def _required_text(fields: Mapping[str, Any], name: str) -> str:
+    value = fields.get(name)
+    if value is None:
+        raise InvalidRequest(f"{name} is required.", param=name, code="missing_required_parameter")
+    if not isinstance(value, str):
+        raise ParseRequestFailed(f"{name} must be a string.", param=name)
+    value = value.strip()
+    if not value:
+        raise InvalidRequest(f"{name} must not be empty.", param=name)
+    return value
+
+
+def _first(
+    metadata: Mapping[str, Any], meta_key: str, meta_param: str, fields: Mapping[str, Any], key: str
+) -> tuple[str, Any] | None:
+    if metadata.get(meta_key) not in (None, ""):
+        return meta_param, metadata[meta_key]
+    if fields.get(key) not in (None, ""):
+        return key, fields[key]
+    return None
+
+
+def _seconds(metadata: Mapping[str, Any], fields: Mapping[str, Any]) -> int:
+    found = _first(metadata, "durationSeconds", "metadata.durationSeconds", fields, "duration")
+    if found is None and fields.get("seconds") not in (None, ""):
+        found = ("seconds", fields["seconds"])
+    if found is None:
+        return DEFAULT_SECONDS
+    param, value = found
+    # Strings per the documents; JSON integers too, deliberately (a documented leniency).
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ParseRequestFailed(
+            f'{param} must be a string such as "8" (got {type(value).__name__}).', param=param
+        )
+    text = str(value).strip()
+    if not text.isdigit() or int(text) not in DURATIONS:
+        raise InvalidRequest(
+            f'{param} must be one of "4", "6" or "8" (got {value!r}).', param=param
+        )
+    return int(text)
+
+
+def _size(fields: Mapping[str, Any]) -> tuple[Resolution | None, AspectRatio | None]:
+    value = fields.get("size")
+    if value in (None, ""):
+        return None, None
+    if not isinstance(value, str):
+        raise ParseRequestFailed('size must be a string such as "1280x720".', param="size")
+    normalized = value.strip().lower().replace("*", "x").replace("\u00d7", "x")
+    if normalized not in SIZES:
+        raise InvalidRequest(
+            f"size {value!r} is not supported; use one of: {', '.join(SIZES)}.", param="size"
+        )
+    return SIZES[normalized]
+
+
+_Choice = TypeVar("_Choice", Resolution, AspectRatio)
+
+
+def _choice(enum: type[_Choice], found: tuple[str, Any] | None, default: _Choice) -> _Choice:
+    if found is None:
+        return default
+    param, value = found
+    if not isinstance(value, str):
+        raise ParseRequestFailed(f"{param} must be a string.", param=param)
+    try:
+        return enum(value.strip().lower())
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise InvalidRequest(
+            f"{param} {value!r} is not supported; use one of: {allowed}.", param=param
+        ) from None
+
+
+def _negative_prompt(fields: Mapping[str, Any]) -> str | None:
+    value = fields.get("negativePrompt")
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ParseRequestFailed("negativePrompt must be a string.", param="negativePrompt")
+    if len(value) > MAX_NEGATIVE_PROMPT_CHARS:
+        raise InvalidRequest(
+            f"negativePrompt is longer than {MAX_NEGATIVE_PROMPT_CHARS} characters.",
+            param="negativePrompt",
+        )
+    return value.strip() or None
+
+
+def _seed(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ParseRequestFailed('seed must be a string of digits such as "42".', param="seed")
+    text = str(value).strip()
+    if not text.isdigit() or int(text) > MAX_SEED:
+        raise InvalidRequest(f"seed must be an integer from 0 to {MAX_SEED}.", param="seed")
+    return int(text)
+
+
+def _image(fields: Mapping[str, Any], files: Sequence[ImageInput]) -> ImageInput | None:
+    images = list(files)
+    for key in (IMAGE_PARAM, f"{IMAGE_PARAM}[image_url]", f"{IMAGE_PARAM}[file_id]"):
+        value = fields.get(key)
+        if value in (None, ""):
+            continue
+        if isinstance(value, dict):
+            if value.get("file_id") or key.endswith("[file_id]"):
+                raise InvalidRequest(_FILE_ID_MESSAGE, param=IMAGE_PARAM)
+            value = value.get("image_url")
+        if key.endswith("[file_id]"):
+            raise InvalidRequest(_FILE_ID_MESSAGE, param=IMAGE_PARAM)
+        if isinstance(value, list):
+            raise InvalidRequest("Only one input_reference image is supported.", param=IMAGE_PARAM)
+        if not isinstance(value, str):
+            raise ParseRequestFailed(
+                "input_reference must be a file, a base64 string or a data: URL.",
+                param=IMAGE_PARAM,
+            )
+        images.append(image_from_string(value))
+    if len(images) > 1:
+        raise InvalidRequest("Only one input_reference image is supported.", param=IMAGE_PARAM)
+    return images[0] if images else None
+
+
+_FILE_ID_MESSAGE = (
+    "input_reference file_id is not supported; upload the image as a file, base64 or data: URL."
+)

@@ -1,0 +1,260 @@
+"""Task queries. State changes go through `apply_transition` only (compare-and-set + ledger)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, fields
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from veorelay import billing
+from veorelay.core.lifecycle import ACTIVE_STATES, Event, TaskState, transition
+from veorelay.core.models import AspectRatio, ImageInput, Resolution, VideoSpec
+from veorelay.db.database import ReadConnection
+from veorelay.db.tables import task_inputs, tasks
+
+
+def new_task_id() -> str:
+    return f"video_{secrets.token_hex(16)}"
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    account_id: str
+    token_id: str
+    model: str
+    upstream_model: str
+    prompt: str
+    seconds: int
+    resolution: str
+    aspect_ratio: str
+    negative_prompt: str | None
+    seed: int | None
+    has_image: bool
+    price_micros: int
+    state: TaskState
+    version: int
+    lease_until: float | None
+    next_attempt_at: float
+    attempts: int
+    operation_name: str | None
+    key_id: str | None
+    video_uri: str | None
+    expected_render_seconds: float
+    deadline_at: float
+    storage_key: str | None
+    file_bytes: int | None
+    error_code: str | None
+    error_message: str | None
+    created_at: float
+    submitted_at: float | None
+    completed_at: float | None
+    updated_at: float
+
+    @classmethod
+    def from_row(cls, row: Any) -> Task:
+        data = dict(row._mapping)
+        data["state"] = TaskState(data["state"])
+        return cls(**data)
+
+    def spec(self, image: ImageInput | None = None) -> VideoSpec:
+        return VideoSpec(
+            model=self.model,
+            prompt=self.prompt,
+            seconds=self.seconds,
+            resolution=Resolution(self.resolution),
+            aspect_ratio=AspectRatio(self.aspect_ratio),
+            negative_prompt=self.negative_prompt,
+            seed=self.seed,
+            image=image,
+        )
+
+
+_COLUMNS = [tasks.c[f.name] for f in fields(Task)]
+
+
+@dataclass(frozen=True)
+class NewTask:
+    """Everything decided at create time: who asks, what, for how much, how long it may take."""
+
+    spec: VideoSpec
+    account_id: str
+    token_id: str
+    upstream_model: str
+    price_micros: int
+    expected_render_seconds: float
+    timeout_seconds: float
+
+
+async def create_task(conn: AsyncConnection, new: NewTask, now: float) -> Task:
+    """Hold the price and insert the task, in the caller's transaction: both or neither."""
+    task_id = new_task_id()
+    await billing.hold(conn, new.account_id, task_id, new.price_micros, now)
+    spec = new.spec
+    values = {
+        "id": task_id,
+        "account_id": new.account_id,
+        "token_id": new.token_id,
+        "model": spec.model,
+        "upstream_model": new.upstream_model,
+        "prompt": spec.prompt,
+        "seconds": spec.seconds,
+        "resolution": spec.resolution.value,
+        "aspect_ratio": spec.aspect_ratio.value,
+        "negative_prompt": spec.negative_prompt,
+        "seed": spec.seed,
+        "has_image": spec.image is not None,
+        "price_micros": new.price_micros,
+        "state": TaskState.QUEUED.value,
+        "version": 0,
+        "next_attempt_at": now,
+        "attempts": 0,
+        "expected_render_seconds": new.expected_render_seconds,
+        "deadline_at": now + new.timeout_seconds,
+        "created_at": now,
+        "updated_at": now,
+    }
+    row = (await conn.execute(insert(tasks).values(**values).returning(*_COLUMNS))).one()
+    if spec.image is not None:
+        await conn.execute(
+            insert(task_inputs).values(
+                task_id=task_id, mime_type=spec.image.mime_type, data=spec.image.data
+            )
+        )
+    return Task.from_row(row)
+
+
+# Built once: the status poll is the hottest query, and building a 31-column select each time
+# costs more than SQLite takes to answer it.
+_BY_ID = select(*_COLUMNS).where(tasks.c.id == bindparam("task_id"))
+_BY_ID_AND_ACCOUNT = _BY_ID.where(tasks.c.account_id == bindparam("account_id"))
+
+
+async def get_task(
+    conn: ReadConnection, task_id: str, account_id: str | None = None
+) -> Task | None:
+    if account_id is None:
+        result = await conn.execute(_BY_ID, {"task_id": task_id})
+    else:
+        result = await conn.execute(
+            _BY_ID_AND_ACCOUNT, {"task_id": task_id, "account_id": account_id}
+        )
+    row = result.first()
+    return Task.from_row(row) if row else None
+
+
+async def load_input(conn: ReadConnection, task_id: str) -> ImageInput | None:
+    row = (
+        await conn.execute(
+            select(task_inputs.c.mime_type, task_inputs.c.data).where(
+                task_inputs.c.task_id == task_id
+            )
+        )
+    ).first()
+    return ImageInput(data=bytes(row.data), mime_type=row.mime_type) if row else None
+
+
+async def lease_due(
+    conn: AsyncConnection, now: float, lease_seconds: float, limit: int
+) -> list[Task]:
+    """Take up to `limit` due tasks for `lease_seconds`. Bumps each version, so a worker whose
+    lease expired loses any later compare-and-set. PostgreSQL skips rows another worker locks."""
+    due = (
+        tasks.c.state.in_([s.value for s in ACTIVE_STATES]),
+        tasks.c.next_attempt_at <= now,
+        or_(tasks.c.lease_until.is_(None), tasks.c.lease_until < now),
+    )
+    candidates = (
+        select(tasks.c.id)
+        .where(*due)
+        .order_by(tasks.c.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    result = await conn.execute(
+        update(tasks)
+        .where(tasks.c.id.in_(candidates.scalar_subquery()), *due)
+        .values(lease_until=now + lease_seconds, version=tasks.c.version + 1)
+        .returning(*_COLUMNS)
+    )
+    return [Task.from_row(row) for row in result]
+
+
+async def next_due_at(conn: ReadConnection) -> float | None:
+    """When the earliest active task becomes due (for an idle engine's sleep, and burst mode)."""
+    query = (
+        select(tasks.c.next_attempt_at, tasks.c.lease_until)
+        .where(tasks.c.state.in_([s.value for s in ACTIVE_STATES]))
+        .order_by(tasks.c.next_attempt_at)
+        .limit(50)
+    )
+    rows = (await conn.execute(query)).all()
+    if not rows:
+        return None
+    return float(min(max(r.next_attempt_at, r.lease_until or 0.0) for r in rows))
+
+
+async def apply_transition(
+    conn: AsyncConnection, task: Task, event: Event, now: float, **values: Any
+) -> Task | None:
+    """Move `task` along `event` if nobody changed it since we read it; settle its money in the
+    same transaction. Returns the new row, or None if we lost the race (then nothing changed)."""
+    step = transition(task.state, event)
+    result = await conn.execute(
+        update(tasks)
+        .where(
+            tasks.c.id == task.id,
+            tasks.c.version == task.version,
+            tasks.c.state == task.state.value,
+        )
+        .values(
+            state=step.target.value,
+            version=task.version + 1,
+            lease_until=None,
+            updated_at=now,
+            **values,
+        )
+        .returning(*_COLUMNS)
+    )
+    row = result.first()
+    if row is None:
+        return None
+    if step.settlement is not None:
+        await billing.settle(
+            conn, task.account_id, task.id, task.price_micros, step.settlement, now
+        )
+    if event is Event.SUBMITTED or step.settlement is not None:
+        await conn.execute(delete(task_inputs).where(task_inputs.c.task_id == task.id))
+    return Task.from_row(row)
+
+
+async def reschedule(
+    conn: AsyncConnection, task: Task, now: float, next_attempt_at: float, **values: Any
+) -> Task | None:
+    """Keep the state, look again at `next_attempt_at`; compare-and-set like a transition."""
+    result = await conn.execute(
+        update(tasks)
+        .where(tasks.c.id == task.id, tasks.c.version == task.version)
+        .values(
+            version=task.version + 1,
+            lease_until=None,
+            next_attempt_at=next_attempt_at,
+            updated_at=now,
+            **values,
+        )
+        .returning(*_COLUMNS)
+    )
+    row = result.first()
+    return Task.from_row(row) if row else None
+
+
+async def renew_lease(conn: AsyncConnection, task: Task, until: float) -> bool:
+    result = await conn.execute(
+        update(tasks)
+        .where(tasks.c.id == task.id, tasks.c.version == task.version)
+        .values(lease_until=until)
+    )
+    return result.rowcount == 1

@@ -1,0 +1,124 @@
+"""The engine's loop: lease due tasks, run one step each, repeat. Several may run at once.
+
+`run_forever` is what `serve` and `veorelay worker` run; `run_until_idle` (burst mode) runs
+until no task is active, which makes tests deterministic without sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from veorelay.db import tasks as task_db
+from veorelay.db.database import Database
+from veorelay.db.tasks import Task
+from veorelay.engine.steps import StepContext, run_step
+from veorelay.storage.base import VideoStorage
+from veorelay.upstream.base import UpstreamClient
+
+log = logging.getLogger("veorelay.engine")
+
+
+class Engine:
+    def __init__(
+        self,
+        db: Database,
+        storage: VideoStorage,
+        upstream: UpstreamClient,
+        *,
+        time_scale: float = 1.0,
+        concurrency: int = 16,
+        tick_seconds: float = 1.0,
+        lease_seconds: float = 30.0,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.ctx = StepContext(
+            db=db, storage=storage, upstream=upstream, clock=clock, time_scale=time_scale
+        )
+        self.concurrency = concurrency
+        self.tick_seconds = tick_seconds
+        self.lease_seconds = lease_seconds
+        self._wakeup = asyncio.Event()
+        self._running: set[asyncio.Task[None]] = set()
+
+    def wake(self) -> None:
+        """New work arrived (e.g. a task was created in this process): look now, not next tick."""
+        self._wakeup.set()
+
+    async def run_forever(self) -> None:
+        log.info("engine started (concurrency %d)", self.concurrency)
+        try:
+            while True:
+                try:
+                    await self._lease_and_start()
+                    await self._sleep_until_due()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("engine loop error; retrying")
+                    await asyncio.sleep(self.tick_seconds)
+        finally:
+            for step in list(self._running):
+                step.cancel()
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def run_until_idle(self, max_seconds: float = 60.0) -> None:
+        deadline = time.monotonic() + max_seconds
+        while time.monotonic() < deadline:
+            await self._lease_and_start()
+            if self._running:
+                await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            async with self.ctx.db.read() as conn:
+                due = await task_db.next_due_at(conn)
+            if due is None:
+                return
+            await asyncio.sleep(min(max(due - self.ctx.clock(), 0.005), 0.5))
+        raise TimeoutError("engine still had active tasks when the burst timed out")
+
+    async def _lease_and_start(self) -> None:
+        free = self.concurrency - len(self._running)
+        if free <= 0:
+            return
+        async with self.ctx.db.write() as conn:
+            leased = await task_db.lease_due(conn, self.ctx.clock(), self.lease_seconds, free)
+        for task in leased:
+            step = asyncio.create_task(self._run_leased(task))
+            self._running.add(step)
+            step.add_done_callback(self._step_done)
+
+    def _step_done(self, step: asyncio.Task[None]) -> None:
+        self._running.discard(step)
+        self._wakeup.set()  # a slot is free, and the step may have made more work due
+
+    async def _run_leased(self, task: Task) -> None:
+        heartbeat = asyncio.create_task(self._keep_lease(task))
+        try:
+            await run_step(self.ctx, task)
+        except Exception:
+            log.exception("task %s: step crashed; it will be retried when its lease ends", task.id)
+        finally:
+            heartbeat.cancel()
+
+    async def _keep_lease(self, task: Task) -> None:
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            async with self.ctx.db.write() as conn:
+                if not await task_db.renew_lease(conn, task, self.ctx.clock() + self.lease_seconds):
+                    return
+
+    async def _sleep_until_due(self) -> None:
+        async with self.ctx.db.read() as conn:
+            due = await task_db.next_due_at(conn)
+        wait = (
+            self.tick_seconds
+            if due is None
+            else min(max(due - self.ctx.clock(), 0.0), self.tick_seconds)
+        )
+        self._wakeup.clear()
+        if wait > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=wait)

@@ -1,0 +1,25 @@
+"""What request handlers need, built once per app by the lifespan (see app.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from veorelay.api.auth import TokenCache
+from veorelay.db.database import Database
+from veorelay.engine.worker import Engine
+from veorelay.settings import Settings
+from veorelay.storage.base import VideoStorage
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    storage: VideoStorage
+    prices: dict[str, int]
+    engine: Engine | None = None
+    tokens: TokenCache = field(default_factory=TokenCache)
+
+    def wake_engine(self) -> None:
+        if self.engine is not None:
+            self.engine.wake()

@@ -1,0 +1,98 @@
+"""The one settings object. Every field is read from a `VEORELAY_*` environment variable.
+
+Build it with `Settings()` (environment) or `Settings(field=...)` (tests); nothing reads the
+environment at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from veorelay.core.models import DEFAULT_MODELS
+from veorelay.core.pricing import usd_to_micros
+
+GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VEORELAY_", frozen=True, extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Where the SQLite file and videos live.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default sqlite in data_dir. postgresql:// works too."
+    )
+    host: str = Field("127.0.0.1", description="Address `veorelay serve` listens on.")
+    port: int = Field(8000, description="Port `veorelay serve` listens on.")
+    log_level: str = Field("info", description="debug, info, warning or error.")
+
+    gemini_api_key: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Google Gemini API key(s), comma-separated. None: the built-in simulator.",
+    )
+    gemini_base_url: str = Field(GEMINI_BASE_URL, description="Gemini API base URL.")
+    model_map: dict[str, str] = Field(
+        default_factory=dict,
+        description='JSON {"public model": "upstream model id"}, e.g. GA ids for preview names.',
+    )
+    prices: dict[str, float] = Field(
+        default_factory=dict, description='JSON {"model": USD per call}; overrides defaults.'
+    )
+
+    simulator_time_scale: float = Field(
+        1.0, gt=0, description="Multiplies the simulator's render times (1.0 = realistic)."
+    )
+    simulator_port: int = Field(0, description="Port of the embedded simulator (0 = any free).")
+
+    engine_enabled: bool = Field(True, description="Run the task engine inside `serve`.")
+    engine_time_scale: float | None = Field(
+        None,
+        gt=0,
+        description="Multiplies the engine's waits; default: the simulator's scale if it is used.",
+    )
+    engine_concurrency: int = Field(16, ge=1, description="Steps one engine runs at once.")
+    engine_tick_seconds: float = Field(
+        1.0, gt=0, description="How often the engine looks for due work."
+    )
+    engine_lease_seconds: float = Field(
+        30.0, gt=0, description="How long a worker owns a task step before others may take it."
+    )
+    task_timeout_seconds: float = Field(
+        1800.0, gt=0, description="A task not completed this long after creation fails (scaled)."
+    )
+    upstream_timeout_seconds: float = Field(60.0, gt=0, description="Per upstream HTTP call.")
+
+    @field_validator("gemini_api_key", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'veorelay.db').resolve()}"
+
+    @property
+    def uses_simulator(self) -> bool:
+        return not self.gemini_api_key
+
+    @property
+    def effective_engine_time_scale(self) -> float:
+        if self.engine_time_scale is not None:
+            return self.engine_time_scale
+        return self.simulator_time_scale if self.uses_simulator else 1.0
+
+    def upstream_model(self, public_model: str) -> str:
+        return self.model_map.get(public_model, public_model)
+
+    def price_table(self) -> dict[str, int]:
+        """Per-call price in micro-USD of every model on offer: defaults, then overrides."""
+        table = {name: model.price_micros for name, model in DEFAULT_MODELS.items()}
+        table.update({name: usd_to_micros(usd) for name, usd in self.prices.items()})
+        return table

@@ -1,0 +1,59 @@
+"""Durable simulator state: one JSON file per operation, so a restart loses nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import string
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def new_id() -> str:
+    """12 lowercase alphanumerics, like Google's operation and file ids."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(12))
+
+
+@dataclass
+class Operation:
+    id: str
+    model: str
+    created_at: float
+    ready_at: float
+    prompt: str
+    seed: int | None
+    width: int
+    height: int
+    seconds: int
+    outcome: str  # "video", "filtered" or "error"
+    download_token: str
+    render_file: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"models/{self.model}/operations/{self.id}"
+
+
+class OperationStore:
+    def __init__(self, directory: Path):
+        self._dir = directory
+        self._dir.mkdir(parents=True, exist_ok=True)
+
+    def save(self, operation: Operation) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self._dir, suffix=".part")
+        with os.fdopen(fd, "w") as handle:
+            json.dump(asdict(operation), handle)
+        os.replace(tmp, self._dir / f"{operation.id}.json")
+
+    def load(self, operation_id: str) -> Operation | None:
+        if not operation_id.isalnum():
+            return None
+        try:
+            data = json.loads((self._dir / f"{operation_id}.json").read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        return Operation(**data)

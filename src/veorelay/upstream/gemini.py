@@ -1,0 +1,134 @@
+"""The Gemini API adapter. The same code talks to Google and to the simulator.
+
+Keys travel only in the `x-goog-api-key` header (never in a URL, so never in a log line), and
+only to the configured base URL's origin: a download redirect to another host goes without it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+
+from veorelay.core.models import VideoSpec
+from veorelay.upstream import wire
+from veorelay.upstream.base import OperationRef, OperationState
+from veorelay.upstream.errors import (
+    CredentialRejected,
+    RetryableUpstreamError,
+    TaskRejected,
+    UpstreamError,
+)
+
+MAX_REDIRECTS = 5
+
+
+def key_id(key: str) -> str:
+    """A stable, non-secret name for a key, stored on tasks instead of the key itself."""
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+class GeminiClient:
+    def __init__(self, http: httpx.AsyncClient, base_url: str, keys: Sequence[str]):
+        if not keys:
+            raise ValueError("GeminiClient needs at least one API key")
+        self._http = http
+        self._base = httpx.URL(base_url.rstrip("/") + "/")
+        self._keys = {key_id(k): k for k in keys}
+        self._rotation = itertools.cycle(list(self._keys))
+
+    async def submit(self, spec: VideoSpec, upstream_model: str) -> OperationRef:
+        kid = next(self._rotation)
+        body = await self._call(
+            "POST",
+            wire.predict_path(upstream_model),
+            kid,
+            json=wire.predict_body(spec),
+            about_model=True,
+        )
+        name = body.get("name") if isinstance(body, dict) else None
+        if not isinstance(name, str) or "/operations/" not in name:
+            raise TaskRejected("upstream accepted the request but returned no operation name")
+        return OperationRef(name=name, key_id=kid)
+
+    async def poll(self, ref: OperationRef) -> OperationState:
+        body = await self._call("GET", wire.operation_path(ref.name), ref.key_id)
+        return wire.parse_operation(body if isinstance(body, dict) else {})
+
+    @asynccontextmanager
+    async def download(
+        self, ref: OperationRef, video_uri: str
+    ) -> AsyncIterator[AsyncIterator[bytes]]:
+        url = self._base.join(wire.download_path(video_uri).lstrip("/")).copy_add_param(
+            "alt", "media"
+        )
+        key = self._key(ref.key_id)
+        for _ in range(MAX_REDIRECTS + 1):
+            headers = {"x-goog-api-key": key} if self._same_origin(url) else {}
+            request = self._http.build_request("GET", url, headers=headers)
+            response = await self._send(request, stream=True)
+            if response.is_redirect and "location" in response.headers:
+                await response.aclose()
+                url = url.join(response.headers["location"])
+                continue
+            try:
+                if response.status_code != 200:
+                    await response.aread()
+                    raise wire.classify_error(response.status_code, _json(response))
+                yield response.aiter_bytes()
+            finally:
+                await response.aclose()
+            return
+        raise RetryableUpstreamError("too many redirects while downloading the video")
+
+    async def _call(
+        self, method: str, path: str, kid: str, *, json: Any = None, about_model: bool = False
+    ) -> Any:
+        request = self._http.build_request(
+            method,
+            self._base.join(path.lstrip("/")),
+            json=json,
+            headers={"x-goog-api-key": self._key(kid)},
+        )
+        response = await self._send(request, stream=False)
+        body = _json(response)
+        if response.status_code != 200:
+            raise wire.classify_error(response.status_code, body, about_model=about_model)
+        return body
+
+    async def _send(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
+        try:
+            return await self._http.send(request, stream=stream, follow_redirects=False)
+        except httpx.TimeoutException as exc:
+            raise RetryableUpstreamError(f"upstream timed out ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise RetryableUpstreamError(f"upstream unreachable ({type(exc).__name__})") from None
+
+    def _key(self, kid: str) -> str:
+        try:
+            return self._keys[kid]
+        except KeyError:
+            raise CredentialRejected(
+                f"the API key {kid} that created this operation is no longer configured"
+            ) from None
+
+    def _same_origin(self, url: httpx.URL) -> bool:
+        return (url.scheme, url.host, url.port) == (
+            self._base.scheme,
+            self._base.host,
+            self._base.port,
+        )
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return {"error": {"message": response.text[:200], "status": response.reason_phrase}}
+
+
+__all__ = ["GeminiClient", "UpstreamError", "key_id"]

@@ -1,0 +1,105 @@
+"""Real processes on free loopback ports: `veorelay simulator` and `veorelay serve`."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import openai
+import pytest
+
+from tests.helpers import Process, create_token, free_port
+
+UPSTREAM_KEY = "AIzaSy-e2e-upstream-secret-0123456789"
+SCALE = "0.01"
+
+
+@dataclass
+class Gateway:
+    url: str
+    data_dir: Path
+    process: Process
+    env: dict[str, str] = field(default_factory=dict)
+
+    def token(self, balance: str = "10") -> tuple[str, str]:
+        """(secret, account id) of a new account, made with the real CLI."""
+        created = create_token(self.env, balance)
+        return created["token"], created["account_id"]
+
+    def client(self, token: str) -> openai.OpenAI:
+        return openai.OpenAI(base_url=f"{self.url}/v1", api_key=token, max_retries=0)
+
+    def query(self, sql: str, *args: object) -> list[tuple[object, ...]]:
+        with sqlite3.connect(self.data_dir / "veorelay.db") as conn:
+            return conn.execute(sql, args).fetchall()
+
+    def balance(self, account_id: str) -> int:
+        ((micros,),) = self.query("SELECT balance_micros FROM accounts WHERE id = ?", account_id)
+        return int(micros)  # type: ignore[call-overload]
+
+
+def start_simulator(directory: Path, time_scale: str = SCALE) -> tuple[Process, str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = Process(
+        [
+            "simulator",
+            "--port",
+            str(port),
+            "--time-scale",
+            time_scale,
+            "--api-key",
+            UPSTREAM_KEY,
+            "--data-dir",
+            str(directory / "sim"),
+        ],
+        env={},
+        log_path=directory / "simulator.log",
+        ready_url=f"{url}/v1beta/files/x:download",
+    )
+    return process.start(), url
+
+
+def gateway_env(data_dir: Path, simulator_url: str | None) -> dict[str, str]:
+    env = {
+        "VEORELAY_DATA_DIR": str(data_dir),
+        "VEORELAY_PORT": str(free_port()),
+        "VEORELAY_ENGINE_TIME_SCALE": SCALE,
+        "VEORELAY_SIMULATOR_TIME_SCALE": SCALE,
+        "VEORELAY_ENGINE_TICK_SECONDS": "0.05",
+        "VEORELAY_ENGINE_LEASE_SECONDS": "2",
+        "VEORELAY_LOG_LEVEL": "debug",
+        "VEORELAY_GEMINI_API_KEY": "",
+    }
+    if simulator_url is not None:
+        env["VEORELAY_GEMINI_API_KEY"] = UPSTREAM_KEY
+        env["VEORELAY_GEMINI_BASE_URL"] = simulator_url
+    return env
+
+
+def start_gateway(data_dir: Path, env: dict[str, str]) -> Gateway:
+    url = f"http://127.0.0.1:{env['VEORELAY_PORT']}"
+    process = Process(
+        ["serve"],
+        env=env,
+        log_path=data_dir.parent / f"{data_dir.name}.log",
+        ready_url=f"{url}/health",
+    )
+    return Gateway(url=url, data_dir=data_dir, process=process.start(), env=env)
+
+
+@pytest.fixture(scope="module")
+def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    process, url = start_simulator(tmp_path_factory.mktemp("simulator"))
+    yield url
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def gateway(simulator: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    data_dir = tmp_path_factory.mktemp("gateway") / "data"
+    gw = start_gateway(data_dir, gateway_env(data_dir, simulator))
+    yield gw
+    gw.process.stop()

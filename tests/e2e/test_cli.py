@@ -1,0 +1,108 @@
+"""The command line: the built-in simulator default, `generate`, `--help`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Gateway, gateway_env, start_gateway
+from tests.helpers import png_bytes
+from veorelay.media.probe import probe
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "veorelay", *args],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_serve_without_a_key_uses_the_builtin_simulator(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    gateway = start_gateway(data_dir, gateway_env(data_dir, simulator_url=None))
+    try:
+        assert "built-in SIMULATOR" in gateway.process.log()
+        video = gateway.client(gateway.token()[0]).videos.create_and_poll(
+            model="veo-3.1-fast-generate-preview",
+            prompt="embedded",
+            seconds="4",
+            poll_interval_ms=50,
+        )
+        assert video.status == "completed"
+    finally:
+        gateway.process.stop()
+
+
+@pytest.mark.parametrize("with_image", [False, True])
+def test_generate_saves_a_video(gateway: Gateway, tmp_path: Path, with_image: bool) -> None:
+    token = gateway.token()[0]
+    out = tmp_path / "clip.mp4"
+    args = [
+        "generate",
+        "A paper boat on a river",
+        "--seconds",
+        "4",
+        "--size",
+        "720x1280",
+        "-o",
+        str(out),
+        "--base-url",
+        gateway.url,
+    ]
+    if with_image:
+        (tmp_path / "ref.png").write_bytes(png_bytes())
+        args += ["--image", str(tmp_path / "ref.png")]
+    result = run_cli(*args, env={"VEORELAY_TOKEN": token})
+    assert result.returncode == 0, result.stderr
+    assert "saved" in result.stderr
+    info = probe(out)
+    assert (info.width, info.height, round(info.duration)) == (720, 1280, 4)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "seconds", "exit_code", "reported"),
+    [
+        ("storm [sim:rai]", "4", 1, "content_policy_violation"),  # the task failed
+        ("x", "5", 2, "INVALID_ARGUMENT"),  # the gateway refused the request
+    ],
+)
+def test_generate_reports_failures(
+    gateway: Gateway, tmp_path: Path, prompt: str, seconds: str, exit_code: int, reported: str
+) -> None:
+    out = tmp_path / "x.mp4"
+    result = run_cli("generate", prompt, "--seconds", seconds, "-o", str(out),
+                     "--base-url", gateway.url, "--token", gateway.token()[0])  # fmt: skip
+    assert result.returncode == exit_code
+    assert reported in result.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["serve"], ["worker"], ["simulator"], ["migrate"], ["token", "create"], ["generate"]],
+)
+def test_every_command_has_help(command: list[str]) -> None:
+    result = run_cli(*command, "--help")
+    assert result.returncode == 0
+    assert "Usage" in result.stdout
+
+
+def test_token_create_refuses_a_bad_balance(tmp_path: Path) -> None:
+    result = run_cli(
+        "token",
+        "create",
+        "--name",
+        "x",
+        "--balance",
+        "lots",
+        env={"VEORELAY_DATA_DIR": str(tmp_path)},
+    )
+    assert result.returncode != 0
+    assert "balance" in result.stderr.lower()

@@ -1,0 +1,185 @@
+"""The engine against the real simulator over loopback HTTP, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.factories import balance, make_account, make_task, spec
+from tests.helpers import png_bytes, server_thread
+from veorelay.core.images import image_from_bytes
+from veorelay.core.lifecycle import TaskState
+from veorelay.core.models import AspectRatio, Resolution
+from veorelay.db import tasks as task_db
+from veorelay.db.database import Database
+from veorelay.db.tasks import Task
+from veorelay.engine.worker import Engine
+from veorelay.media.probe import probe
+from veorelay.simulator.app import SimulatorConfig, create_simulator_app
+from veorelay.storage.filesystem import FilesystemStorage
+from veorelay.upstream.gemini import GeminiClient
+
+UPSTREAM_KEY = "AIzaSy-test-upstream-key-never-shown"
+SCALE = 0.004
+
+
+@dataclass
+class Rig:
+    db: Database
+    storage: FilesystemStorage
+    sim_dir: Path
+    http: httpx.AsyncClient
+    base_url: str
+
+    def engine(self, key: str = UPSTREAM_KEY, **options: float) -> Engine:
+        upstream = GeminiClient(self.http, self.base_url, [key])
+        return Engine(
+            self.db,
+            self.storage,
+            upstream,
+            time_scale=SCALE,
+            lease_seconds=5.0,
+            tick_seconds=0.05,
+            **options,
+        )  # type: ignore[arg-type]
+
+    async def task(self, task_id: str) -> Task:
+        async with self.db.read() as conn:
+            found = await task_db.get_task(conn, task_id)
+        assert found is not None
+        return found
+
+    def submissions(self) -> int:
+        return len(list((self.sim_dir / "operations").glob("*.json")))
+
+
+@pytest.fixture
+def simulator(tmp_path: Path, render_cache: Path) -> Iterator[tuple[str, Path]]:
+    sim_dir = tmp_path / "sim"
+    config = SimulatorConfig(
+        data_dir=sim_dir,
+        time_scale=SCALE,
+        api_keys=frozenset({UPSTREAM_KEY}),
+        render_dir=render_cache,
+    )
+    with server_thread(create_simulator_app(config)) as url:
+        yield url, sim_dir
+
+
+@pytest.fixture
+async def rig(
+    database: Database, simulator: tuple[str, Path], tmp_path: Path
+) -> AsyncIterator[Rig]:
+    url, sim_dir = simulator
+    async with httpx.AsyncClient(timeout=30) as http:
+        yield Rig(database, FilesystemStorage(tmp_path / "videos"), sim_dir, http, url)
+
+
+async def test_a_task_completes_with_a_verified_file_and_is_charged(rig: Rig) -> None:
+    token = await make_account(rig.db, balance=1_000_000)
+    created = await make_task(rig.db, token, spec(seconds=6, aspect=AspectRatio.PORTRAIT))
+    await rig.engine().run_until_idle(max_seconds=60)
+    task = await rig.task(created.id)
+    assert task.state is TaskState.COMPLETED
+    assert task.storage_key is not None
+    path = rig.storage.local_path(task.storage_key)
+    assert path is not None
+    info = probe(path)
+    assert (info.width, info.height, round(info.duration)) == (720, 1280, 6)
+    assert info.has_audio
+    assert task.file_bytes == path.stat().st_size
+    assert await balance(rig.db, token.account_id) == 700_000
+    assert rig.submissions() == 1
+
+
+async def test_image_to_video_sends_the_image(rig: Rig) -> None:
+    token = await make_account(rig.db)
+    created = await make_task(rig.db, token, spec(image=image_from_bytes(png_bytes())))
+    await rig.engine().run_until_idle(max_seconds=60)
+    assert (await rig.task(created.id)).state is TaskState.COMPLETED
+
+
+@pytest.mark.parametrize(
+    ("marker", "code"),
+    [("[sim:rai]", "content_policy_violation"), ("[sim:fail]", "generation_failed")],
+)
+async def test_failed_and_filtered_tasks_are_not_billed(rig: Rig, marker: str, code: str) -> None:
+    token = await make_account(rig.db, balance=1_000_000)
+    created = await make_task(rig.db, token, spec(prompt=f"a storm {marker}"))
+    await rig.engine().run_until_idle(max_seconds=60)
+    task = await rig.task(created.id)
+    assert task.state is TaskState.FAILED
+    assert task.error_code == code
+    assert task.error_message
+    assert await balance(rig.db, token.account_id) == 1_000_000
+
+
+async def test_rate_limited_submit_is_retried(rig: Rig) -> None:
+    token = await make_account(rig.db)
+    created = await make_task(rig.db, token, spec(prompt="busy [sim:429once]"))
+    engine = rig.engine()
+    await engine.run_until_idle(max_seconds=60)
+    assert (await rig.task(created.id)).state is TaskState.COMPLETED
+
+
+async def test_a_task_past_its_deadline_fails_unbilled(rig: Rig) -> None:
+    token = await make_account(rig.db, balance=1_000_000)
+    created = await make_task(rig.db, token, spec(prompt="never [sim:429]"), deadline_in=0.5)
+    await rig.engine().run_until_idle(max_seconds=60)
+    task = await rig.task(created.id)
+    assert task.state is TaskState.FAILED
+    assert task.error_code == "timeout"
+    assert await balance(rig.db, token.account_id) == 1_000_000
+
+
+async def test_unknown_upstream_key_fails_the_task_without_showing_it(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = await make_account(rig.db, balance=1_000_000)
+    created = await make_task(rig.db, token)
+    wrong_key = "AIzaSy-wrong-key-must-not-leak"
+    with caplog.at_level(logging.DEBUG):
+        await rig.engine(key=wrong_key).run_until_idle(max_seconds=60)
+    task = await rig.task(created.id)
+    assert task.state is TaskState.FAILED
+    assert task.error_code == "upstream_credentials"
+    assert wrong_key not in (task.error_message or "")
+    assert wrong_key not in caplog.text
+    assert await balance(rig.db, token.account_id) == 1_000_000
+
+
+async def test_keys_never_reach_the_log(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    token = await make_account(rig.db)
+    await make_task(rig.db, token)
+    with caplog.at_level(logging.DEBUG):
+        await rig.engine().run_until_idle(max_seconds=60)
+    assert caplog.records  # the engine did log
+    assert UPSTREAM_KEY not in caplog.text
+
+
+async def test_a_crashed_workers_task_is_picked_up(rig: Rig) -> None:
+    token = await make_account(rig.db)
+    created = await make_task(rig.db, token, spec(resolution=Resolution.P1080, seconds=8))
+    # (1080p: the slowest common render, so the dead worker's lease matters)
+    async with rig.db.write() as conn:  # a worker leases it, then dies without a word
+        await task_db.lease_due(conn, time.time(), lease_seconds=0.3, limit=1)
+    await rig.engine().run_until_idle(max_seconds=60)
+    assert (await rig.task(created.id)).state is TaskState.COMPLETED
+    assert rig.submissions() == 1
+
+
+async def test_two_engines_share_work_without_double_submits(rig: Rig) -> None:
+    import asyncio
+
+    token = await make_account(rig.db)
+    created = [await make_task(rig.db, token, spec(prompt="one scene")) for _ in range(6)]
+    await asyncio.gather(rig.engine().run_until_idle(60), rig.engine().run_until_idle(60))
+    for task in created:
+        assert (await rig.task(task.id)).state is TaskState.COMPLETED
+    assert rig.submissions() == 6

@@ -1,0 +1,170 @@
+"""The request rules of the spec documents, one table row each (pure: no servers)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+
+from tests.helpers import png_bytes
+from veorelay.core.images import image_from_bytes
+from veorelay.core.models import AspectRatio, ImageInput, Resolution
+from veorelay.core.params import parse_video_request
+from veorelay.errors import InvalidRequest, ParseRequestFailed
+
+MODELS = ["veo-3.1-fast-generate-preview", "veo-3.1-generate-preview"]
+BASE: dict[str, Any] = {"model": "veo-3.1-fast-generate-preview", "prompt": "a lighthouse"}
+
+
+def parse(files: list[ImageInput] | None = None, **fields: Any) -> Any:
+    return parse_video_request({**BASE, **fields}, files or [], MODELS)
+
+
+@pytest.mark.parametrize(
+    ("fields", "seconds", "size"),
+    [
+        ({}, 8, "1280x720"),
+        ({"seconds": "4"}, 4, "1280x720"),
+        ({"seconds": 6}, 6, "1280x720"),  # JSON integer: a documented leniency
+        ({"duration": "6", "seconds": "4"}, 6, "1280x720"),
+        ({"metadata": '{"durationSeconds": 4}', "duration": "6", "seconds": "8"}, 4, "1280x720"),
+        ({"metadata": {"durationSeconds": "6"}}, 6, "1280x720"),
+        ({"size": "720x1280"}, 8, "720x1280"),
+        ({"size": "1920x1080"}, 8, "1920x1080"),
+        ({"size": "1080x1920"}, 8, "1080x1920"),
+        ({"size": "3840x2160"}, 8, "3840x2160"),
+        ({"size": "2160x3840"}, 8, "2160x3840"),
+        ({"resolution": "1080p"}, 8, "1920x1080"),
+        ({"resolution": "4k", "aspectRatio": "9:16"}, 8, "2160x3840"),
+        ({"resolution": "4K"}, 8, "3840x2160"),
+        ({"size": "1280x720", "resolution": "1080p"}, 8, "1920x1080"),
+        ({"size": "1280x720", "aspectRatio": "9:16"}, 8, "720x1280"),
+        (
+            {"metadata": '{"resolution":"4k","aspectRatio":"9:16"}', "size": "1280x720"},
+            8,
+            "2160x3840",
+        ),
+        (
+            {
+                "seconds": "8",
+                "duration": "8",
+                "size": "3840x2160",
+                "resolution": "4k",
+                "aspectRatio": "16:9",
+                "metadata": '{"durationSeconds":8,"resolution":"4k","aspectRatio":"16:9"}',
+            },
+            8,
+            "3840x2160",
+        ),
+    ],
+)
+def test_precedence_and_normalized_size(fields: dict[str, Any], seconds: int, size: str) -> None:
+    spec = parse(**fields)
+    assert spec.seconds == seconds
+    assert spec.size == size
+
+
+@pytest.mark.parametrize(
+    ("fields", "error", "param"),
+    [
+        ({"seconds": "5"}, InvalidRequest, "seconds"),
+        ({"seconds": "12"}, InvalidRequest, "seconds"),
+        ({"duration": "abc"}, InvalidRequest, "duration"),
+        ({"seconds": 4.0}, ParseRequestFailed, "seconds"),
+        ({"seconds": True}, ParseRequestFailed, "seconds"),
+        ({"metadata": '{"durationSeconds": 3}'}, InvalidRequest, "metadata.durationSeconds"),
+        ({"size": "1792x1024"}, InvalidRequest, "size"),
+        ({"size": "big"}, InvalidRequest, "size"),
+        ({"size": 1280}, ParseRequestFailed, "size"),
+        ({"resolution": "8k"}, InvalidRequest, "resolution"),
+        ({"aspectRatio": "4:3"}, InvalidRequest, "aspectRatio"),
+        ({"resolution": "1080p", "seconds": "4"}, InvalidRequest, "seconds"),
+        ({"size": "3840x2160", "seconds": "6"}, InvalidRequest, "seconds"),
+        ({"metadata": "{not json"}, ParseRequestFailed, "metadata"),
+        ({"metadata": "[1, 2]"}, ParseRequestFailed, "metadata"),
+        ({"model": "sora-2"}, InvalidRequest, "model"),
+        ({"model": None}, InvalidRequest, "model"),
+        ({"prompt": "   "}, InvalidRequest, "prompt"),
+        ({"prompt": None}, InvalidRequest, "prompt"),
+        ({"prompt": 42}, ParseRequestFailed, "prompt"),
+        ({"prompt": "x" * 4001}, InvalidRequest, "prompt"),
+        ({"generateAudio": "false"}, InvalidRequest, "generateAudio"),
+        ({"generateAudio": True}, InvalidRequest, "generateAudio"),
+        ({"metadata": {"generateAudio": False}}, InvalidRequest, "generateAudio"),
+        ({"referenceImages": []}, InvalidRequest, "referenceImages"),
+        ({"lastFrame": "x"}, InvalidRequest, "lastFrame"),
+        ({"video": "x"}, InvalidRequest, "video"),
+        ({"seed": "-1"}, InvalidRequest, "seed"),
+        ({"seed": str(2**32)}, InvalidRequest, "seed"),
+        ({"seed": [1]}, ParseRequestFailed, "seed"),
+        ({"input_reference": "https://example.com/cat.png"}, InvalidRequest, "input_reference"),
+        ({"input_reference[image_url]": "http://x/y.png"}, InvalidRequest, "input_reference"),
+        ({"input_reference[file_id]": "file_123"}, InvalidRequest, "input_reference"),
+        ({"input_reference": {"file_id": "file_123"}}, InvalidRequest, "input_reference"),
+        ({"input_reference": "not base64 !!"}, InvalidRequest, "input_reference"),
+        (
+            {"input_reference": base64.b64encode(b"GIF89a....").decode()},
+            InvalidRequest,
+            "input_reference",
+        ),
+    ],
+)
+def test_rejections_name_the_parameter(
+    fields: dict[str, Any], error: type[Exception], param: str
+) -> None:
+    with pytest.raises(error) as info:
+        parse(**fields)
+    assert type(info.value) is error
+    assert info.value.param == param  # type: ignore[attr-defined]
+
+
+def test_error_codes_follow_the_documents() -> None:
+    with pytest.raises(ParseRequestFailed) as parse_error:
+        parse(seconds=4.5)
+    assert parse_error.value.code == "parse_request_failed"
+    with pytest.raises(InvalidRequest) as invalid:
+        parse(seconds="5")
+    assert invalid.value.code == "INVALID_ARGUMENT"
+    assert '"4", "6" or "8"' in invalid.value.message
+
+
+def test_optional_fields_are_carried() -> None:
+    spec = parse(negativePrompt="blurry, watermark", seed="88888")
+    assert spec.negative_prompt == "blurry, watermark"
+    assert spec.seed == 88888
+    assert spec.resolution is Resolution.P720
+    assert spec.aspect_ratio is AspectRatio.LANDSCAPE
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["input_reference", "input_reference[image_url]"],
+)
+@pytest.mark.parametrize("as_data_url", [True, False])
+def test_image_as_base64_or_data_url(field: str, as_data_url: bool) -> None:
+    encoded = base64.b64encode(png_bytes()).decode()
+    value = f"data:image/png;base64,{encoded}" if as_data_url else encoded
+    spec = parse(**{field: value})
+    assert spec.image is not None
+    assert spec.image.mime_type == "image/png"
+    assert spec.image.data == png_bytes()
+
+
+def test_image_as_openai_sdk_dict() -> None:
+    url = "data:image/png;base64," + base64.b64encode(png_bytes()).decode()
+    spec = parse(input_reference={"image_url": url})
+    assert spec.image is not None
+
+
+def test_uploaded_file_is_the_image() -> None:
+    spec = parse(files=[image_from_bytes(png_bytes())])
+    assert spec.image is not None
+
+
+def test_more_than_one_image_is_refused() -> None:
+    encoded = base64.b64encode(png_bytes()).decode()
+    with pytest.raises(InvalidRequest, match="one input_reference"):
+        parse(files=[image_from_bytes(png_bytes())], input_reference=encoded)
+    with pytest.raises(InvalidRequest, match="one input_reference"):
+        parse(files=[image_from_bytes(png_bytes()), image_from_bytes(png_bytes())])
