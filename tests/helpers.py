@@ -106,9 +106,22 @@ class Process:
 def create_token(env: dict[str, str], balance: str = "10") -> dict[str, str]:
     """An account and token made with the real CLI: {"token", "account_id", ...}."""
     out = subprocess.run(
-        [sys.executable, "-m", "veorelay", "token", "create", "--name", "test",
-         "--balance", balance, "--json"],
-        env={**os.environ, **env}, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "veorelay",
+            "token",
+            "create",
+            "--name",
+            "test",
+            "--balance",
+            balance,
+            "--json",
+        ],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     created: dict[str, str] = json.loads(out.stdout)
     return created

@@ -26,6 +26,7 @@ from veorelay.db.database import Database
 from veorelay.db.migrate import upgrade
 from veorelay.engine.worker import Engine
 from veorelay.errors import InvalidRequest, NotFound, ParseRequestFailed, VeorelayError
+from veorelay.estimates import RenderTimeEstimator
 from veorelay.services import Services
 from veorelay.settings import Settings
 from veorelay.simulator.app import SimulatorConfig, create_simulator_app
@@ -35,6 +36,16 @@ from veorelay.upstream.gemini import GeminiClient
 log = logging.getLogger("veorelay")
 
 SIMULATOR_KEY = "veorelay-simulator"
+_CONSTRAINT_ERRORS = {
+    "greater_than",
+    "greater_than_equal",
+    "less_than",
+    "less_than_equal",
+    "literal_error",
+    "enum",
+    "string_too_long",
+    "string_too_short",
+}
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -47,7 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(videos.router)
     app.include_router(compat.router)
 
-    @app.get("/health", tags=["operations"])
+    @app.get("/health", operation_id="health", tags=["operations"])
     async def health() -> dict[str, str]:
         """Liveness: the process serves HTTP. (No database round trip.)"""
         return {"status": "ok"}
@@ -83,7 +94,13 @@ async def running_services(
             log.info(
                 "upstream: Gemini API at %s with %d key(s)", settings.gemini_base_url, len(keys)
             )
-        services = Services(settings=settings, db=db, storage=storage, prices=prices)
+        services = Services(
+            settings=settings,
+            db=db,
+            storage=storage,
+            prices=prices,
+            render_times=RenderTimeEstimator(db, settings.effective_engine_time_scale),
+        )
         engine_task = None
         if settings.engine_enabled if with_engine is None else with_engine:
             services.engine = Engine(
@@ -157,9 +174,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         first = exc.errors()[0] if exc.errors() else {}
         param = ".".join(str(p) for p in first.get("loc", [])[1:]) or None
-        error = ParseRequestFailed(
-            f"{param or 'request'}: {first.get('msg', 'invalid')}", param=param
-        )
+        message = f"{param or 'request'}: {first.get('msg', 'invalid')}."
+        # A value of the wrong type cannot be parsed; a well-typed value out of range is
+        # a constraint violation, as the spec documents' error table tells them apart.
+        error: VeorelayError
+        if first.get("type") in _CONSTRAINT_ERRORS:
+            error = InvalidRequest(message, param=param)
+        else:
+            error = ParseRequestFailed(message, param=param)
         return JSONResponse(error.to_body(), status_code=error.status)
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from veorelay.api.auth import TokenCache
 from veorelay.db.database import Database
 from veorelay.engine.worker import Engine
+from veorelay.estimates import RenderTimeEstimator
 from veorelay.settings import Settings
 from veorelay.storage.base import VideoStorage
 
@@ -17,6 +18,7 @@ class Services:
     db: Database
     storage: VideoStorage
     prices: dict[str, int]
+    render_times: RenderTimeEstimator
     engine: Engine | None = None
     tokens: TokenCache = field(default_factory=TokenCache)
 

@@ -77,8 +77,18 @@ def test_generate_reports_failures(
     gateway: Gateway, tmp_path: Path, prompt: str, seconds: str, exit_code: int, reported: str
 ) -> None:
     out = tmp_path / "x.mp4"
-    result = run_cli("generate", prompt, "--seconds", seconds, "-o", str(out),
-                     "--base-url", gateway.url, "--token", gateway.token()[0])  # fmt: skip
+    result = run_cli(
+        "generate",
+        prompt,
+        "--seconds",
+        seconds,
+        "-o",
+        str(out),
+        "--base-url",
+        gateway.url,
+        "--token",
+        gateway.token()[0],
+    )
     assert result.returncode == exit_code
     assert reported in result.stderr
     assert not out.exists()

@@ -55,11 +55,17 @@ def test_workers_share_the_tasks_of_an_api_only_gateway(
         token = gateway.token("5")[0]
         headers = {"Authorization": f"Bearer {token}"}
         ids = [
-            httpx.post(f"{gateway.url}/v1/videos", headers=headers, json={
-                "model": "veo-3.1-fast-generate-preview", "prompt": "many hands",
-                "seconds": "4"}).json()["id"]
+            httpx.post(
+                f"{gateway.url}/v1/videos",
+                headers=headers,
+                json={
+                    "model": "veo-3.1-fast-generate-preview",
+                    "prompt": "many hands",
+                    "seconds": "4",
+                },
+            ).json()["id"]
             for _ in range(8)
-        ]  # fmt: skip
+        ]
         deadline = time.monotonic() + 60
         pending = set(ids)
         while pending:
@@ -92,9 +98,16 @@ def test_status_reads_never_call_upstream(tmp_path: Path) -> None:
     try:
         token = gateway.token()[0]
         headers = {"Authorization": f"Bearer {token}"}
-        video_id = httpx.post(f"{gateway.url}/v1/videos", headers=headers, json={
-            "model": "veo-3.1-fast-generate-preview", "prompt": "offline", "seconds": "8",
-            "size": "3840x2160"}).json()["id"]  # fmt: skip
+        video_id = httpx.post(
+            f"{gateway.url}/v1/videos",
+            headers=headers,
+            json={
+                "model": "veo-3.1-fast-generate-preview",
+                "prompt": "offline",
+                "seconds": "8",
+                "size": "3840x2160",
+            },
+        ).json()["id"]
         time.sleep(0.3)
         simulator.kill()  # upstream is gone
         for path in (f"/v1/videos/{video_id}", f"/v1/video/generations/{video_id}"):
@@ -102,7 +115,8 @@ def test_status_reads_never_call_upstream(tmp_path: Path) -> None:
                 response = httpx.get(f"{gateway.url}{path}", headers=headers, timeout=2.0)
                 assert response.status_code == 200
         assert httpx.get(f"{gateway.url}/v1/videos/{video_id}", headers=headers).json()[
-            "status"] in ("queued", "in_progress")  # fmt: skip
+            "status"
+        ] in ("queued", "in_progress")
     finally:
         gateway.process.stop()
         simulator.stop()

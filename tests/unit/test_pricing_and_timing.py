@@ -73,3 +73,9 @@ def test_client_poll_hint_is_bounded() -> None:
     assert timing.client_poll_after_ms(75.0) == 7500
     assert timing.client_poll_after_ms(330.0) == 10_000
     assert timing.client_poll_after_ms(0.01) == 100
+
+
+def test_render_time_is_learned_from_recent_completions() -> None:
+    assert timing.learned_render_seconds([], 75.0) == 75.0
+    assert timing.learned_render_seconds([40.0, 41.0], 75.0) == 75.0  # too few to trust
+    assert timing.learned_render_seconds([40.0, 41.0, 300.0], 75.0) == 41.0  # median: outliers

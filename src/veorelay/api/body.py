@@ -48,6 +48,9 @@ async def _read_form(request: Request) -> tuple[dict[str, Any], list[ImageInput]
         raise ParseRequestFailed(f"The multipart body could not be read: {exc}.") from None
     fields: dict[str, Any] = {}
     images: list[ImageInput] = []
+    if not form.multi_items():
+        await form.close()
+        raise ParseRequestFailed("The form body has no fields (or could not be read).")
     try:
         for name, value in form.multi_items():
             if isinstance(value, UploadFile):

@@ -12,7 +12,12 @@ from veorelay.api.videos import ERRORS, own_task
 router = APIRouter(tags=["compatibility"])
 
 
-@router.get("/v1/video/generations/{task_id}", response_model=CompatStatus, responses=ERRORS)
+@router.get(
+    "/v1/video/generations/{task_id}",
+    operation_id="getVideoGenerationStatus",
+    response_model=CompatStatus,
+    responses=ERRORS,
+)
 async def generation_status(
     task_id: str, request: Request, identity: IdentityDep, services: ServicesDep
 ) -> CompatStatus:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -33,6 +33,20 @@ class Video(BaseModel):
     seed: int | None = None
     remixed_from_video_id: None = None
     error: VideoError | None
+
+
+class VideoList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Video]
+    first_id: str | None
+    last_id: str | None
+    has_more: bool
+
+
+class VideoDeleted(BaseModel):
+    id: str
+    object: Literal["video.deleted"] = "video.deleted"
+    deleted: Literal[True] = True
 
 
 class CompatMetadata(BaseModel):
@@ -69,3 +83,81 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
+
+
+def _create_fields(image: dict[str, Any]) -> dict[str, Any]:
+    text = {"type": "string"}
+    seconds = {
+        "anyOf": [
+            {"type": "string", "enum": ["4", "6", "8"]},
+            {"type": "integer", "enum": [4, 6, 8]},
+        ]
+    }
+    return {
+        "type": "object",
+        "required": ["model", "prompt"],
+        "properties": {
+            "model": {**text, "examples": ["veo-3.1-fast-generate-preview"]},
+            "prompt": {**text, "minLength": 1, "maxLength": 4000},
+            "seconds": {**seconds, "description": "Duration; default 8."},
+            "duration": {**seconds, "description": "Duration; wins over seconds."},
+            "size": {
+                **text,
+                "enum": [
+                    "1280x720",
+                    "720x1280",
+                    "1920x1080",
+                    "1080x1920",
+                    "3840x2160",
+                    "2160x3840",
+                ],
+            },
+            "resolution": {**text, "enum": ["720p", "1080p", "4k"]},
+            "aspectRatio": {**text, "enum": ["16:9", "9:16"]},
+            "metadata": {
+                "description": "durationSeconds, resolution, aspectRatio; win over the fields "
+                "above. A JSON object, or a JSON string of one.",
+                "anyOf": [{"type": "object"}, {"type": "string"}],
+            },
+            "negativePrompt": text,
+            "seed": {
+                "anyOf": [
+                    {"type": "string", "pattern": "^[0-9]+$"},
+                    {"type": "integer", "minimum": 0, "maximum": 4294967295},
+                ]
+            },
+            "input_reference": image,
+        },
+    }
+
+
+# The create handler reads JSON and multipart itself (see api/body.py), so the OpenAPI
+# document gets its request body from here.
+CREATE_VIDEO_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": _create_fields(
+                    {
+                        "description": "One image as base64 or a data: URL, or "
+                        '{"image_url": "data:..."}.',
+                        "anyOf": [
+                            {"type": "string"},
+                            {"type": "object", "properties": {"image_url": {"type": "string"}}},
+                        ],
+                    }
+                )
+            },
+            "multipart/form-data": {
+                "schema": _create_fields(
+                    {
+                        "description": "One PNG, JPEG or WebP file of up to 20 MB.",
+                        "type": "string",
+                        "format": "binary",
+                    }
+                )
+            },
+        },
+    }
+}

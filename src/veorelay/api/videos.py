@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
 from veorelay.api import views
 from veorelay.api.body import read_create_body
 from veorelay.api.deps import IdentityDep, ServicesDep
-from veorelay.api.schemas import ErrorBody, Video
-from veorelay.core import pricing, timing
+from veorelay.api.schemas import CREATE_VIDEO_OPENAPI, ErrorBody, Video, VideoDeleted, VideoList
+from veorelay.core import pricing
 from veorelay.core.lifecycle import TaskState
 from veorelay.core.params import parse_video_request
 from veorelay.db import tasks as task_db
 from veorelay.db.tasks import Task
-from veorelay.errors import Conflict, NotFound
+from veorelay.errors import Conflict, NotFound, ServiceUnavailable
+from veorelay.media.images import check_image_decodes
 
 router = APIRouter(tags=["videos"])
+MAX_DELETE_ATTEMPTS = 5
 
 
 class VideoFileResponse(FileResponse):
@@ -32,13 +35,21 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/v1/videos", response_model=Video, responses=ERRORS)
+@router.post(
+    "/v1/videos",
+    operation_id="createVideo",
+    response_model=Video,
+    responses=ERRORS,
+    openapi_extra=CREATE_VIDEO_OPENAPI,
+)
 async def create_video(
     request: Request, identity: IdentityDep, services: ServicesDep
 ) -> JSONResponse:
     """Create a video task from JSON or multipart/form-data (see docs/api.md)."""
     fields, images = await read_create_body(request)
     spec = parse_video_request(fields, images, models=services.prices.keys())
+    if spec.image is not None:
+        await asyncio.to_thread(check_image_decodes, spec.image)
     settings = services.settings
     scale = settings.effective_engine_time_scale
     new = task_db.NewTask(
@@ -47,7 +58,7 @@ async def create_video(
         token_id=identity.token_id,
         upstream_model=settings.upstream_model(spec.model),
         price_micros=pricing.quote(spec, services.prices),
-        expected_render_seconds=timing.expected_render_seconds(spec.resolution, scale),
+        expected_render_seconds=await services.render_times.expected(spec.model, spec.resolution),
         timeout_seconds=settings.task_timeout_seconds * scale,
     )
     now = time.time()
@@ -57,7 +68,9 @@ async def create_video(
     return _video_response(task, now)
 
 
-@router.get("/v1/videos/{video_id}", response_model=Video, responses=ERRORS)
+@router.get(
+    "/v1/videos/{video_id}", operation_id="retrieveVideo", response_model=Video, responses=ERRORS
+)
 async def retrieve_video(
     video_id: str, identity: IdentityDep, services: ServicesDep
 ) -> JSONResponse:
@@ -66,11 +79,67 @@ async def retrieve_video(
     return _video_response(task, time.time())
 
 
-@router.api_route(
+@router.get("/v1/videos", operation_id="listVideos", response_model=VideoList, responses=ERRORS)
+async def list_videos(
+    identity: IdentityDep,
+    services: ServicesDep,
+    after: Annotated[str | None, Query(description="List after this video id.")] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 20,
+    order: Annotated[Literal["asc", "desc"], Query(description="By creation time.")] = "desc",
+) -> VideoList:
+    """The account's videos, newest first by default; page on with `after=<last_id>`."""
+    async with services.db.read() as conn:
+        page, has_more = await task_db.list_tasks(
+            conn, identity.account_id, after=after, limit=limit, descending=order == "desc"
+        )
+    now = time.time()
+    return VideoList(
+        data=[views.video(task, now) for task in page],
+        first_id=page[0].id if page else None,
+        last_id=page[-1].id if page else None,
+        has_more=has_more,
+    )
+
+
+@router.delete(
+    "/v1/videos/{video_id}",
+    operation_id="deleteVideo",
+    response_model=VideoDeleted,
+    responses=ERRORS,
+)
+async def delete_video(video_id: str, identity: IdentityDep, services: ServicesDep) -> VideoDeleted:
+    """Delete a video: a task still running is cancelled and its hold released; a finished
+    video's file is removed. Either way the id is gone for the client afterwards."""
+    for _ in range(MAX_DELETE_ATTEMPTS):
+        task = await own_task(services, video_id, identity.account_id)
+        async with services.db.write() as conn:
+            deleted = await task_db.mark_deleted(conn, task, time.time())
+        if deleted is not None:
+            break
+    else:  # the engine kept moving the task under us; vanishingly rare
+        raise ServiceUnavailable("The video is changing state; retry the delete.")
+    if deleted.storage_key is not None:
+        await services.storage.delete(deleted.storage_key)
+    return VideoDeleted(id=deleted.id)
+
+
+_CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"video/mp4": {}}},
+    **ERRORS,
+}
+
+
+@router.get(
     "/v1/videos/{video_id}/content",
-    methods=["GET", "HEAD"],
-    response_class=FileResponse,
-    responses={200: {"content": {"video/mp4": {}}}, **ERRORS},
+    operation_id="downloadVideoContent",
+    response_class=VideoFileResponse,
+    responses=_CONTENT_RESPONSES,
+)
+@router.head(
+    "/v1/videos/{video_id}/content",
+    operation_id="headVideoContent",
+    response_class=VideoFileResponse,
+    responses=_CONTENT_RESPONSES,
 )
 async def download_video(video_id: str, identity: IdentityDep, services: ServicesDep) -> Response:
     """The MP4, streamed from our storage (Range and HEAD supported)."""

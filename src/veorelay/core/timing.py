@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Sequence
+
 from veorelay.core.models import Resolution
 
 # Typical render seconds per resolution, from the spec documents' measurements
@@ -15,6 +18,17 @@ RENDER_SECONDS: dict[Resolution, float] = {
 
 def expected_render_seconds(resolution: Resolution, scale: float) -> float:
     return RENDER_SECONDS[resolution] * scale
+
+
+MIN_SAMPLES = 3
+
+
+def learned_render_seconds(recent: Sequence[float], default: float) -> float:
+    """The expected render time: the median of recent real renders once there are a few,
+    else the documented typical time. The median shrugs off one stuck or instant task."""
+    if len(recent) < MIN_SAMPLES:
+        return default
+    return float(statistics.median(recent))
 
 
 def first_poll_delay(expected: float) -> float:

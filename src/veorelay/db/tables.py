@@ -101,6 +101,7 @@ tasks = Table(
     Column("submitted_at", Double, nullable=True),
     Column("completed_at", Double, nullable=True),
     Column("updated_at", Double, nullable=False),
+    Column("deleted_at", Double, nullable=True),  # DELETE /v1/videos/{id}: gone for the client
     Index("ix_tasks_due", "state", "next_attempt_at"),
     Index("ix_tasks_account_created", "account_id", "created_at"),
 )

@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, insert, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from veorelay import billing
@@ -53,6 +53,7 @@ class Task:
     submitted_at: float | None
     completed_at: float | None
     updated_at: float
+    deleted_at: float | None
 
     @classmethod
     def from_row(cls, row: Any) -> Task:
@@ -130,7 +131,9 @@ async def create_task(conn: AsyncConnection, new: NewTask, now: float) -> Task:
 # Built once: the status poll is the hottest query, and building a 31-column select each time
 # costs more than SQLite takes to answer it.
 _BY_ID = select(*_COLUMNS).where(tasks.c.id == bindparam("task_id"))
-_BY_ID_AND_ACCOUNT = _BY_ID.where(tasks.c.account_id == bindparam("account_id"))
+_BY_ID_AND_ACCOUNT = _BY_ID.where(
+    tasks.c.account_id == bindparam("account_id"), tasks.c.deleted_at.is_(None)
+)
 
 
 async def get_task(
@@ -142,6 +145,75 @@ async def get_task(
         result = await conn.execute(
             _BY_ID_AND_ACCOUNT, {"task_id": task_id, "account_id": account_id}
         )
+    row = result.first()
+    return Task.from_row(row) if row else None
+
+
+async def list_tasks(
+    conn: ReadConnection, account_id: str, *, after: str | None, limit: int, descending: bool
+) -> tuple[list[Task], bool]:
+    """A page of the account's tasks, newest first (or oldest first), after the task `after`.
+    Returns the page and whether more follow. An unknown `after` gives an empty page."""
+    query = select(*_COLUMNS).where(tasks.c.account_id == account_id, tasks.c.deleted_at.is_(None))
+    key = tuple_(tasks.c.created_at, tasks.c.id)
+    if after is not None:
+        cursor = (
+            await conn.execute(
+                select(tasks.c.created_at, tasks.c.id).where(
+                    tasks.c.id == after, tasks.c.account_id == account_id
+                )
+            )
+        ).first()
+        if cursor is None:
+            return [], False
+        bound = tuple_(literal(cursor.created_at), literal(cursor.id))
+        query = query.where(key < bound if descending else key > bound)
+    order = (
+        (tasks.c.created_at.desc(), tasks.c.id.desc())
+        if descending
+        else (tasks.c.created_at.asc(), tasks.c.id.asc())
+    )
+    rows = (await conn.execute(query.order_by(*order).limit(limit + 1))).all()
+    return [Task.from_row(row) for row in rows[:limit]], len(rows) > limit
+
+
+async def recent_render_seconds(
+    conn: ReadConnection, model: str, resolution: str, limit: int = 20
+) -> list[float]:
+    """How long the last completed renders of this kind took, submit to stored."""
+    rows = await conn.execute(
+        select(tasks.c.completed_at - tasks.c.submitted_at)
+        .where(
+            tasks.c.state == TaskState.COMPLETED.value,
+            tasks.c.model == model,
+            tasks.c.resolution == resolution,
+            tasks.c.submitted_at.is_not(None),
+        )
+        .order_by(tasks.c.completed_at.desc())
+        .limit(limit)
+    )
+    return [float(value) for (value,) in rows]
+
+
+async def mark_deleted(conn: AsyncConnection, task: Task, now: float) -> Task | None:
+    """Delete for the client: an active task is cancelled (its hold released), a finished one
+    just disappears. Compare-and-set like every change; None if the task moved meanwhile."""
+    if task.state in ACTIVE_STATES:
+        return await apply_transition(
+            conn,
+            task,
+            Event.CANCELLED,
+            now,
+            deleted_at=now,
+            error_code="cancelled",
+            error_message="Cancelled by the client.",
+        )
+    result = await conn.execute(
+        update(tasks)
+        .where(tasks.c.id == task.id, tasks.c.version == task.version)
+        .values(version=task.version + 1, deleted_at=now, updated_at=now)
+        .returning(*_COLUMNS)
+    )
     row = result.first()
     return Task.from_row(row) if row else None
 

@@ -147,7 +147,8 @@ async def _download(ctx: StepContext, task: Task) -> None:
                 await handle.write(chunk)
         spec = task.spec()
         await asyncio.to_thread(verify, spool, spec.width, spec.height, spec.seconds)
-        key = f"videos/{task.id[6:8]}/{task.id}.mp4"
+        # Unique per attempt, so a worker that loses the race below removes only its own file.
+        key = f"videos/{task.id[6:8]}/{task.id}-{uuid.uuid4().hex[:8]}.mp4"
         size = await ctx.storage.put_file(key, spool)
     except OperationLost:
         raise OperationLost(
@@ -165,7 +166,9 @@ async def _download(ctx: StepContext, task: Task) -> None:
         done = await task_db.apply_transition(
             conn, task, Event.STORED, now, storage_key=key, file_bytes=size, completed_at=now
         )
-    if done is not None:
+    if done is None:  # cancelled, or another worker finished it first
+        await ctx.storage.delete(key)
+    else:
         log.info("task %s: completed (%d bytes)", task.id, size)
 
 

@@ -1,0 +1,42 @@
+"""Confirm a reference image really decodes (its magic bytes were checked in core/images.py)."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+from PIL import Image, UnidentifiedImageError
+
+from veorelay.core.images import IMAGE_PARAM
+from veorelay.core.models import ImageInput
+from veorelay.errors import InvalidRequest
+
+_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
+MAX_PIXELS = 50_000_000  # far beyond any useful first frame; stops decompression bombs early
+
+
+def check_image_decodes(image: ImageInput) -> tuple[int, int]:
+    """(width, height) of the image, or InvalidRequest if it is not a whole, sane image."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(image.data)) as picture:
+                if picture.format != _FORMATS[image.mime_type]:
+                    raise InvalidRequest(
+                        f"input_reference claims {image.mime_type} but is {picture.format}.",
+                        param=IMAGE_PARAM,
+                    )
+                if picture.width * picture.height > MAX_PIXELS:
+                    raise InvalidRequest(
+                        f"input_reference is {picture.width}x{picture.height}; too many pixels.",
+                        param=IMAGE_PARAM,
+                    )
+                picture.load()
+                return picture.width, picture.height
+    except InvalidRequest:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Warning) as exc:
+        raise InvalidRequest(
+            f"input_reference could not be decoded as an image ({type(exc).__name__}).",
+            param=IMAGE_PARAM,
+        ) from None

@@ -1,0 +1,467 @@
+"""Every parameter, precedence rule, limit and error of the spec documents, over HTTP.
+
+One row per rule. Each row runs as JSON and as multipart/form-data (where the row can be said
+in both), against a real gateway process whose engine is off: only the contract matters here.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from tests.e2e.conftest import Gateway, gateway_env, start_gateway
+from tests.helpers import png_bytes
+
+FAST = "veo-3.1-fast-generate-preview"
+PNG = png_bytes()
+PNG_B64 = base64.b64encode(PNG).decode()
+GIF = b"GIF89a" + b"\x00" * 64
+TRUNCATED_PNG = png_bytes(640, 360)[:200]
+
+
+def jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 36), "green").save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+@dataclass
+class Row:
+    name: str
+    fields: dict[str, Any]
+    files: list[tuple[str, bytes]] = field(default_factory=list)  # multipart only
+    json_only: bool = False
+    multipart_only: bool = False
+    # accepted:
+    seconds: str | None = None
+    size: str | None = None
+    resolution: str | None = None
+    aspect_ratio: str | None = None
+    # refused:
+    status: int = 200
+    code: str | None = None
+    param: str | None = None
+    echo: dict[str, Any] = field(default_factory=dict)
+
+
+def ok(name: str, fields: dict[str, Any], seconds: str, size: str, **extra: Any) -> Row:
+    resolution = {"720": "720p", "1080": "1080p", "2160": "4k"}[
+        str(min(int(n) for n in size.split("x")))
+    ]
+    aspect = "16:9" if int(size.split("x")[0]) > int(size.split("x")[1]) else "9:16"
+    return Row(
+        name,
+        fields,
+        seconds=seconds,
+        size=size,
+        resolution=resolution,
+        aspect_ratio=aspect,
+        **extra,
+    )
+
+
+def bad(name: str, fields: dict[str, Any], code: str, param: str | None, **extra: Any) -> Row:
+    return Row(name, fields, status=400, code=code, param=param, **extra)
+
+
+ACCEPTED = [
+    ok("defaults: 8 s, 720p, 16:9", {}, "8", "1280x720"),
+    ok("seconds 4", {"seconds": "4"}, "4", "1280x720"),
+    ok("seconds 6", {"seconds": "6"}, "6", "1280x720"),
+    ok("seconds as a JSON integer (leniency)", {"seconds": 6}, "6", "1280x720", json_only=True),
+    ok("duration wins over seconds", {"seconds": "4", "duration": "6"}, "6", "1280x720"),
+    ok(
+        "metadata.durationSeconds wins over duration",
+        {"seconds": "8", "duration": "6", "metadata": {"durationSeconds": 4}},
+        "4",
+        "1280x720",
+    ),
+    ok("metadata as a JSON string", {"metadata": '{"durationSeconds": "6"}'}, "6", "1280x720"),
+    ok("size 720x1280", {"size": "720x1280"}, "8", "720x1280"),
+    ok("size 1920x1080", {"size": "1920x1080"}, "8", "1920x1080"),
+    ok("size 1080x1920", {"size": "1080x1920"}, "8", "1080x1920"),
+    ok("size 3840x2160", {"size": "3840x2160"}, "8", "3840x2160"),
+    ok("size 2160x3840", {"size": "2160x3840"}, "8", "2160x3840"),
+    ok("resolution wins over size", {"size": "1280x720", "resolution": "1080p"}, "8", "1920x1080"),
+    ok(
+        "aspectRatio wins over size", {"size": "1920x1080", "aspectRatio": "9:16"}, "8", "1080x1920"
+    ),
+    ok(
+        "metadata.resolution wins over resolution",
+        {"resolution": "1080p", "metadata": {"resolution": "4k"}},
+        "8",
+        "3840x2160",
+    ),
+    ok(
+        "metadata.aspectRatio wins over aspectRatio",
+        {"aspectRatio": "16:9", "metadata": {"aspectRatio": "9:16"}},
+        "8",
+        "720x1280",
+    ),
+    ok(
+        "4k + 9:16 reports 2160x3840", {"resolution": "4k", "aspectRatio": "9:16"}, "8", "2160x3840"
+    ),
+    ok(
+        "the documents' 8 s 1080p portrait row",
+        {"seconds": "8", "size": "1080x1920", "resolution": "1080p", "aspectRatio": "9:16"},
+        "8",
+        "1080x1920",
+    ),
+    ok(
+        "the documents' 4K landscape row",
+        {
+            "seconds": "8",
+            "duration": "8",
+            "size": "3840x2160",
+            "resolution": "4k",
+            "aspectRatio": "16:9",
+            "metadata": '{"durationSeconds":8,"resolution":"4k","aspectRatio":"16:9"}',
+        },
+        "8",
+        "3840x2160",
+    ),
+    ok(
+        "negativePrompt and seed are echoed",
+        {"negativePrompt": "blurry, watermark", "seed": "88888"},
+        "8",
+        "1280x720",
+        echo={"negative_prompt": "blurry, watermark", "seed": 88888},
+    ),
+    ok("image as raw base64", {"input_reference": PNG_B64}, "8", "1280x720"),
+    ok(
+        "image as a data: URL",
+        {"input_reference": f"data:image/png;base64,{PNG_B64}"},
+        "8",
+        "1280x720",
+    ),
+    ok(
+        "image as input_reference[image_url] data URL",
+        {"input_reference[image_url]": f"data:image/png;base64,{PNG_B64}"},
+        "8",
+        "1280x720",
+        multipart_only=True,
+    ),
+    ok(
+        "image as {image_url} object",
+        {"input_reference": {"image_url": f"data:image/png;base64,{PNG_B64}"}},
+        "8",
+        "1280x720",
+        json_only=True,
+    ),
+    ok(
+        "image as a PNG file part",
+        {},
+        "8",
+        "1280x720",
+        files=[("ref.png", PNG)],
+        multipart_only=True,
+    ),
+    ok(
+        "image as a JPEG file part, 4k",
+        {"size": "3840x2160"},
+        "8",
+        "3840x2160",
+        files=[("ref.jpg", jpeg())],
+        multipart_only=True,
+    ),
+]
+
+REFUSED = [
+    bad("seconds 5", {"seconds": "5"}, "INVALID_ARGUMENT", "seconds"),
+    bad("seconds 12 (OpenAI's Sora length)", {"seconds": "12"}, "INVALID_ARGUMENT", "seconds"),
+    bad("seconds not a number", {"seconds": "eight"}, "INVALID_ARGUMENT", "seconds"),
+    bad("seconds a float", {"seconds": 4.5}, "parse_request_failed", "seconds", json_only=True),
+    bad("seconds a boolean", {"seconds": True}, "parse_request_failed", "seconds", json_only=True),
+    bad("duration 3", {"duration": "3"}, "INVALID_ARGUMENT", "duration"),
+    bad(
+        "metadata.durationSeconds 5",
+        {"metadata": {"durationSeconds": 5}},
+        "INVALID_ARGUMENT",
+        "metadata.durationSeconds",
+    ),
+    bad("1080p needs 8 s", {"resolution": "1080p", "seconds": "4"}, "INVALID_ARGUMENT", "seconds"),
+    bad("4k needs 8 s", {"size": "3840x2160", "seconds": "6"}, "INVALID_ARGUMENT", "seconds"),
+    bad(
+        "metadata 4k needs 8 s",
+        {"metadata": {"resolution": "4k", "durationSeconds": 4}},
+        "INVALID_ARGUMENT",
+        "seconds",
+    ),
+    bad("unknown size", {"size": "1792x1024"}, "INVALID_ARGUMENT", "size"),
+    bad("unknown resolution", {"resolution": "8k"}, "INVALID_ARGUMENT", "resolution"),
+    bad("unknown aspect ratio", {"aspectRatio": "1:1"}, "INVALID_ARGUMENT", "aspectRatio"),
+    bad(
+        "metadata.resolution unknown",
+        {"metadata": {"resolution": "2k"}},
+        "INVALID_ARGUMENT",
+        "metadata.resolution",
+    ),
+    bad(
+        "metadata not JSON", {"metadata": "{durationSeconds: 8"}, "parse_request_failed", "metadata"
+    ),
+    bad("metadata not an object", {"metadata": "[8]"}, "parse_request_failed", "metadata"),
+    bad("generateAudio true", {"generateAudio": "true"}, "INVALID_ARGUMENT", "generateAudio"),
+    bad(
+        "generateAudio false",
+        {"generateAudio": False},
+        "INVALID_ARGUMENT",
+        "generateAudio",
+        json_only=True,
+    ),
+    bad(
+        "generateAudio in metadata",
+        {"metadata": {"generateAudio": True}},
+        "INVALID_ARGUMENT",
+        "generateAudio",
+    ),
+    bad("referenceImages", {"referenceImages": "[]"}, "INVALID_ARGUMENT", "referenceImages"),
+    bad("lastFrame", {"lastFrame": PNG_B64}, "INVALID_ARGUMENT", "lastFrame"),
+    bad("video extension", {"video": "video_123"}, "INVALID_ARGUMENT", "video"),
+    bad("unknown model", {"model": "sora-2"}, "model_not_found", "model"),
+    bad("model missing", {"model": None}, "missing_required_parameter", "model"),
+    bad("prompt missing", {"prompt": None}, "missing_required_parameter", "prompt"),
+    bad("prompt empty", {"prompt": "  "}, "INVALID_ARGUMENT", "prompt"),
+    bad("prompt too long", {"prompt": "x" * 4001}, "INVALID_ARGUMENT", "prompt"),
+    bad("prompt not a string", {"prompt": 7}, "parse_request_failed", "prompt", json_only=True),
+    bad("seed negative", {"seed": "-5"}, "INVALID_ARGUMENT", "seed"),
+    bad("seed too large", {"seed": "4294967296"}, "INVALID_ARGUMENT", "seed"),
+    bad(
+        "image by remote URL",
+        {"input_reference": "https://example.com/a.png"},
+        "INVALID_ARGUMENT",
+        "input_reference",
+    ),
+    bad(
+        "image by input_reference[image_url] URL",
+        {"input_reference[image_url]": "https://example.com/a.png"},
+        "INVALID_ARGUMENT",
+        "input_reference",
+        multipart_only=True,
+    ),
+    bad(
+        "image by file_id",
+        {"input_reference": {"file_id": "file-abc"}},
+        "INVALID_ARGUMENT",
+        "input_reference",
+        json_only=True,
+    ),
+    bad(
+        "image by input_reference[file_id]",
+        {"input_reference[file_id]": "file-abc"},
+        "INVALID_ARGUMENT",
+        "input_reference",
+        multipart_only=True,
+    ),
+    bad(
+        "two images",
+        {"input_reference": PNG_B64},
+        "INVALID_ARGUMENT",
+        "input_reference",
+        files=[("ref.png", PNG)],
+        multipart_only=True,
+    ),
+    bad(
+        "two image files",
+        {},
+        "INVALID_ARGUMENT",
+        "input_reference",
+        files=[("a.png", PNG), ("b.png", PNG)],
+        multipart_only=True,
+    ),
+    bad(
+        "a GIF",
+        {"input_reference": base64.b64encode(GIF).decode()},
+        "INVALID_ARGUMENT",
+        "input_reference",
+    ),
+    bad(
+        "a GIF file",
+        {},
+        "INVALID_ARGUMENT",
+        "input_reference",
+        files=[("a.gif", GIF)],
+        multipart_only=True,
+    ),
+    bad(
+        "a PNG that does not decode",
+        {},
+        "INVALID_ARGUMENT",
+        "input_reference",
+        files=[("broken.png", TRUNCATED_PNG)],
+        multipart_only=True,
+    ),
+    bad(
+        "not base64", {"input_reference": "%%%not-base64%%%"}, "INVALID_ARGUMENT", "input_reference"
+    ),
+    bad(
+        "an image over 20 MB",
+        {},
+        "INVALID_ARGUMENT",
+        "input_reference",
+        files=[("huge.png", PNG + b"\x00" * (20 * 1024 * 1024))],
+        multipart_only=True,
+    ),
+]
+
+
+def cases(rows: list[Row]) -> list[Any]:
+    out = []
+    for row in rows:
+        for encoding in ("json", "multipart"):
+            if (encoding == "json" and (row.multipart_only or row.files)) or (
+                encoding == "multipart" and row.json_only
+            ):
+                continue
+            out.append(pytest.param(row, encoding, id=f"{encoding}: {row.name}"))
+    return out
+
+
+def send(gateway: Gateway, token: str, row: Row, encoding: str) -> httpx.Response:
+    fields = {"model": FAST, "prompt": "a contract", **row.fields}
+    fields = {k: v for k, v in fields.items() if v is not None}
+    headers = {"Authorization": f"Bearer {token}"}
+    url = f"{gateway.url}/v1/videos"
+    if encoding == "json":
+        return httpx.post(url, json=fields, headers=headers, timeout=30)
+    form = {k: v if isinstance(v, str) else json.dumps(v) for k, v in fields.items()}
+    files = [("input_reference", (name, data)) for name, data in row.files]
+    # httpx sends urlencoded without files; force multipart with an empty file list marker
+    return httpx.post(url, data=form, files=files or {"": ("", b"")}, headers=headers, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gateway, str]]:
+    data_dir = tmp_path_factory.mktemp("contract") / "data"
+    env = {**gateway_env(data_dir, simulator_url=None), "VEORELAY_ENGINE_ENABLED": "false"}
+    gateway = start_gateway(data_dir, env)
+    yield gateway, gateway.token("1000")[0]
+    gateway.process.stop()
+
+
+def count(gateway: Gateway, token: str) -> int:
+    return len(gateway.query("SELECT id FROM tasks"))
+
+
+@pytest.mark.parametrize(("row", "encoding"), cases(ACCEPTED))
+def test_accepted(api: tuple[Gateway, str], row: Row, encoding: str) -> None:
+    gateway, token = api
+    response = send(gateway, token, row, encoding)
+    assert response.status_code == 200, response.text
+    video = response.json()
+    assert video["status"] == "queued"
+    assert video["object"] == "video"
+    assert video["task_id"] == video["id"]
+    assert (video["seconds"], video["size"], video["resolution"], video["aspect_ratio"]) == (
+        row.seconds,
+        row.size,
+        row.resolution,
+        row.aspect_ratio,
+    )
+    for key, value in row.echo.items():
+        assert video[key] == value
+
+
+@pytest.mark.parametrize(("row", "encoding"), cases(REFUSED))
+def test_refused(api: tuple[Gateway, str], row: Row, encoding: str) -> None:
+    gateway, token = api
+    before = count(gateway, token)
+    balance_before = gateway.query("SELECT balance_micros FROM accounts")
+    response = send(gateway, token, row, encoding)
+    assert response.status_code == row.status, response.text
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert (error["code"], error["param"]) == (row.code, row.param)
+    assert error["type"] == "invalid_request_error"
+    assert count(gateway, token) == before  # nothing written
+    assert gateway.query("SELECT balance_micros FROM accounts") == balance_before
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status", "code"),
+    [
+        ("application/json", b"{not json", 400, "parse_request_failed"),
+        ("application/json", b"[1, 2]", 400, "parse_request_failed"),
+        ("text/plain", b"make me a video", 415, "unsupported_media_type"),
+        ("multipart/form-data; boundary=x", b"--x\r\nbroken", 400, "parse_request_failed"),
+    ],
+)
+def test_unreadable_bodies(
+    api: tuple[Gateway, str], content_type: str, body: bytes, status: int, code: str
+) -> None:
+    gateway, token = api
+    response = httpx.post(
+        f"{gateway.url}/v1/videos",
+        content=body,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
+    )
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+
+
+@pytest.mark.parametrize(
+    ("query", "code", "param"),
+    [
+        ("limit=0", "INVALID_ARGUMENT", "limit"),
+        ("limit=101", "INVALID_ARGUMENT", "limit"),
+        ("limit=ten", "parse_request_failed", "limit"),
+        ("order=sideways", "INVALID_ARGUMENT", "order"),
+    ],
+)
+def test_list_parameters(api: tuple[Gateway, str], query: str, code: str, param: str) -> None:
+    gateway, token = api
+    response = httpx.get(
+        f"{gateway.url}/v1/videos?{query}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 400
+    assert (response.json()["error"]["code"], response.json()["error"]["param"]) == (code, param)
+
+
+def test_unknown_query_parameters_are_ignored(api: tuple[Gateway, str]) -> None:
+    gateway, token = api  # LiteLLM adds ?video_id= to content requests
+    response = httpx.get(
+        f"{gateway.url}/v1/videos/video_nope/content?video_id=video_nope",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 404
+
+
+def test_insufficient_balance(api: tuple[Gateway, str]) -> None:
+    gateway, _ = api
+    poor = gateway.token("0.29")[0]
+    response = send(gateway, poor, ok("x", {}, "8", "1280x720"), "json")
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "insufficient_quota"
+
+
+def test_openapi_describes_both_bodies(api: tuple[Gateway, str]) -> None:
+    gateway, _ = api
+    spec = httpx.get(f"{gateway.url}/openapi.json").json()
+    content = spec["paths"]["/v1/videos"]["post"]["requestBody"]["content"]
+    assert set(content) == {"application/json", "multipart/form-data"}
+    for schema in content.values():
+        assert set(schema["schema"]["required"]) == {"model", "prompt"}
+        assert {
+            "seconds",
+            "duration",
+            "size",
+            "resolution",
+            "aspectRatio",
+            "metadata",
+            "negativePrompt",
+            "seed",
+            "input_reference",
+        } <= set(schema["schema"]["properties"])
+    assert set(spec["paths"]) >= {
+        "/v1/videos",
+        "/v1/videos/{video_id}",
+        "/v1/videos/{video_id}/content",
+        "/v1/video/generations/{task_id}",
+    }
