@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from veorelay import __version__
 from veorelay.api import compat, videos
@@ -165,6 +166,16 @@ async def _embedded_simulator(settings: Settings) -> AsyncIterator[str]:
         await asyncio.gather(task, return_exceptions=True)
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on this path (Starlette names only the first route's)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     async def veorelay_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, VeorelayError)
@@ -186,18 +197,19 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        error: VeorelayError
         if exc.status_code == 404:
-            error = NotFound(f"No route for {request.method} {request.url.path}.")
+            error: VeorelayError = NotFound(f"No route for {request.method} {request.url.path}.")
         elif exc.status_code == 405:
             error = InvalidRequest(
-                f"{request.method} is not allowed on {request.url.path}.", code="method_not_allowed"
+                f"{request.method} is not allowed on {request.url.path}.",
+                code="method_not_allowed",
             )
-            return JSONResponse(error.to_body(), status_code=405)
         else:
-            error = InvalidRequest(str(exc.detail))
-            return JSONResponse(error.to_body(), status_code=exc.status_code)
-        return JSONResponse(error.to_body(), status_code=error.status)
+            error = InvalidRequest(str(exc.detail), code="http_error")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # RFC 9110: say which methods the path does allow
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return JSONResponse(error.to_body(), status_code=exc.status_code, headers=headers)
 
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)

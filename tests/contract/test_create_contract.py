@@ -182,6 +182,18 @@ REFUSED = [
     bad("seconds a boolean", {"seconds": True}, "parse_request_failed", "seconds", json_only=True),
     bad("duration 3", {"duration": "3"}, "INVALID_ARGUMENT", "duration"),
     bad(
+        "a bad seconds is refused even when duration wins",
+        {"duration": "8", "seconds": "-1"},
+        "INVALID_ARGUMENT",
+        "seconds",
+    ),
+    bad(
+        "a bad resolution is refused even when metadata wins",
+        {"metadata": {"resolution": "4k"}, "resolution": "8k"},
+        "INVALID_ARGUMENT",
+        "resolution",
+    ),
+    bad(
         "metadata.durationSeconds 5",
         {"metadata": {"durationSeconds": 5}},
         "INVALID_ARGUMENT",

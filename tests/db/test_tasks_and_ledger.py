@@ -161,3 +161,21 @@ async def test_other_accounts_cannot_read_a_task(database: Database) -> None:
     async with database.read() as conn:
         assert await task_db.get_task(conn, task.id, owner.account_id) is not None
         assert await task_db.get_task(conn, task.id, stranger.account_id) is None
+
+
+async def test_a_client_cancel_wins_over_lease_bumps_and_the_engine_then_loses(
+    database: Database,
+) -> None:
+    token = await make_account(database, balance=1_000_000)
+    now = time.time()
+    task = await make_task(database, token, now=now - 1)  # the client read this version
+    async with database.write() as conn:  # meanwhile the engine leases it (version bump)
+        (leased,) = await task_db.lease_due(conn, now, lease_seconds=30, limit=1)
+    async with database.write() as conn:
+        cancelled = await task_db.mark_deleted(conn, task, now)
+    assert cancelled is not None
+    assert cancelled.state is TaskState.CANCELLED
+    async with database.write() as conn:  # the engine's step finishes: too late
+        assert await task_db.apply_transition(conn, leased, Event.SUBMITTED, now) is None
+    assert await ledger_kinds(database, task.id) == ["hold", "release"]
+    assert await balance(database, token.account_id) == 1_000_000

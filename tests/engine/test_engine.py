@@ -183,3 +183,28 @@ async def test_two_engines_share_work_without_double_submits(rig: Rig) -> None:
     for task in created:
         assert (await rig.task(task.id)).state is TaskState.COMPLETED
     assert rig.submissions() == 6
+
+
+@pytest.mark.timeout(60)
+async def test_a_busy_engine_never_starves_the_event_loop(rig: Rig) -> None:
+    import asyncio
+
+    token = await make_account(rig.db)
+    created = [await make_task(rig.db, token, spec(prompt="queue up")) for _ in range(6)]
+    engine = rig.engine(concurrency=1)
+    runner = asyncio.create_task(engine.run_forever())
+    try:
+        lags = []
+        for _ in range(20):  # while the single slot is busy and five more tasks are due
+            start = time.perf_counter()
+            await asyncio.sleep(0.01)
+            lags.append(time.perf_counter() - start)
+        assert max(lags) < 0.5, lags
+        deadline = time.monotonic() + 45
+        for task in created:
+            while (await rig.task(task.id)).state is not TaskState.COMPLETED:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)

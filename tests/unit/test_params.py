@@ -69,6 +69,14 @@ def test_precedence_and_normalized_size(fields: dict[str, Any], seconds: int, si
     ("fields", "error", "param"),
     [
         ({"seconds": "5"}, InvalidRequest, "seconds"),
+        ({"duration": "8", "seconds": "-1"}, InvalidRequest, "seconds"),  # overridden, still bad
+        ({"metadata": {"durationSeconds": 8}, "duration": "5"}, InvalidRequest, "duration"),
+        ({"metadata": {"resolution": "4k"}, "resolution": "8k"}, InvalidRequest, "resolution"),
+        (
+            {"aspectRatio": "9:16", "metadata": {"aspectRatio": "4:3"}},
+            InvalidRequest,
+            "metadata.aspectRatio",
+        ),
         ({"seconds": "12"}, InvalidRequest, "seconds"),
         ({"duration": "abc"}, InvalidRequest, "duration"),
         ({"seconds": 4.0}, ParseRequestFailed, "seconds"),

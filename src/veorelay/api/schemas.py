@@ -85,50 +85,51 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-def _create_fields(image: dict[str, Any]) -> dict[str, Any]:
-    text = {"type": "string"}
+def _create_fields(image: dict[str, Any], *, nullable: bool) -> dict[str, Any]:
+    """The create body's fields. An empty value (or JSON null) means "not set"."""
+
+    def choice(*values: str, description: str = "") -> dict[str, Any]:
+        return {"type": "string", "enum": ["", *values], "description": description}
+
     seconds = {
-        "anyOf": [
-            {"type": "string", "enum": ["4", "6", "8"]},
-            {"type": "integer", "enum": [4, 6, 8]},
-        ]
+        "anyOf": [choice("4", "6", "8"), {"type": "integer", "enum": [4, 6, 8]}],
     }
-    return {
-        "type": "object",
-        "required": ["model", "prompt"],
-        "properties": {
-            "model": {**text, "examples": ["veo-3.1-fast-generate-preview"]},
-            "prompt": {**text, "minLength": 1, "maxLength": 4000},
-            "seconds": {**seconds, "description": "Duration; default 8."},
-            "duration": {**seconds, "description": "Duration; wins over seconds."},
-            "size": {
-                **text,
-                "enum": [
-                    "1280x720",
-                    "720x1280",
-                    "1920x1080",
-                    "1080x1920",
-                    "3840x2160",
-                    "2160x3840",
-                ],
-            },
-            "resolution": {**text, "enum": ["720p", "1080p", "4k"]},
-            "aspectRatio": {**text, "enum": ["16:9", "9:16"]},
-            "metadata": {
-                "description": "durationSeconds, resolution, aspectRatio; win over the fields "
-                "above. A JSON object, or a JSON string of one.",
-                "anyOf": [{"type": "object"}, {"type": "string"}],
-            },
-            "negativePrompt": text,
-            "seed": {
-                "anyOf": [
-                    {"type": "string", "pattern": "^[0-9]+$"},
-                    {"type": "integer", "minimum": 0, "maximum": 4294967295},
-                ]
-            },
-            "input_reference": image,
+    properties: dict[str, Any] = {
+        "model": {"type": "string", "examples": ["veo-3.1-fast-generate-preview"]},
+        "prompt": {"type": "string", "minLength": 1, "maxLength": 4000},
+        "seconds": {**seconds, "description": "Duration; default 8."},
+        "duration": {**seconds, "description": "Duration; wins over seconds."},
+        "size": choice(
+            "1280x720",
+            "720x1280",
+            "1920x1080",
+            "1080x1920",
+            "3840x2160",
+            "2160x3840",
+            description="Default 1280x720.",
+        ),
+        "resolution": choice("720p", "1080p", "4k", description="Wins over size."),
+        "aspectRatio": choice("16:9", "9:16", description="Wins over size."),
+        "metadata": {
+            "description": "durationSeconds, resolution, aspectRatio; win over the fields "
+            "above. A JSON object, or a JSON string of one.",
+            "anyOf": [{"type": "object"}, {"type": "string"}],
         },
+        "negativePrompt": {"type": "string", "maxLength": 2000},
+        "seed": {
+            "anyOf": [
+                {"type": "string", "pattern": "^[0-9]*$"},
+                {"type": "integer", "minimum": 0, "maximum": 4294967295},
+            ]
+        },
+        "input_reference": image,
     }
+    if nullable:
+        properties = {
+            name: schema if name in ("model", "prompt") else {"anyOf": [schema, {"type": "null"}]}
+            for name, schema in properties.items()
+        }
+    return {"type": "object", "required": ["model", "prompt"], "properties": properties}
 
 
 # The create handler reads JSON and multipart itself (see api/body.py), so the OpenAPI
@@ -146,7 +147,8 @@ CREATE_VIDEO_OPENAPI: dict[str, Any] = {
                             {"type": "string"},
                             {"type": "object", "properties": {"image_url": {"type": "string"}}},
                         ],
-                    }
+                    },
+                    nullable=True,
                 )
             },
             "multipart/form-data": {
@@ -155,7 +157,8 @@ CREATE_VIDEO_OPENAPI: dict[str, Any] = {
                         "description": "One PNG, JPEG or WebP file of up to 20 MB.",
                         "type": "string",
                         "format": "binary",
-                    }
+                    },
+                    nullable=False,
                 )
             },
         },

@@ -35,11 +35,33 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+_VIDEO_ID_LINK = {"parameters": {"video_id": "$response.body#/id"}}
+
+
 @router.post(
     "/v1/videos",
     operation_id="createVideo",
     response_model=Video,
-    responses=ERRORS,
+    responses={
+        200: {
+            "links": {  # lets clients and fuzzers follow a created video to its other calls
+                name: {"operationId": operation, **_VIDEO_ID_LINK}
+                for name, operation in [
+                    ("RetrieveVideo", "retrieveVideo"),
+                    ("DeleteVideo", "deleteVideo"),
+                    ("DownloadVideoContent", "downloadVideoContent"),
+                    ("HeadVideoContent", "headVideoContent"),
+                ]
+            }
+            | {
+                "GetVideoGenerationStatus": {
+                    "operationId": "getVideoGenerationStatus",
+                    "parameters": {"task_id": "$response.body#/task_id"},
+                }
+            }
+        },
+        **ERRORS,
+    },
     openapi_extra=CREATE_VIDEO_OPENAPI,
 )
 async def create_video(

@@ -71,12 +71,12 @@ def parse_video_request(
     size_resolution, size_aspect = _size(fields)
     resolution = _choice(
         Resolution,
-        _first(metadata, "resolution", "metadata.resolution", fields, "resolution"),
+        _given(metadata, fields, "resolution", "resolution"),
         size_resolution or Resolution.P720,
     )
     aspect_ratio = _choice(
         AspectRatio,
-        _first(metadata, "aspectRatio", "metadata.aspectRatio", fields, "aspectRatio"),
+        _given(metadata, fields, "aspectRatio", "aspectRatio"),
         size_aspect or AspectRatio.LANDSCAPE,
     )
     if resolution in LONG_ONLY_RESOLUTIONS and seconds != 8:
@@ -125,23 +125,25 @@ def _required_text(fields: Mapping[str, Any], name: str) -> str:
     return value
 
 
-def _first(
-    metadata: Mapping[str, Any], meta_key: str, meta_param: str, fields: Mapping[str, Any], key: str
-) -> tuple[str, Any] | None:
+def _given(
+    metadata: Mapping[str, Any], fields: Mapping[str, Any], meta_key: str, *keys: str
+) -> list[tuple[str, Any]]:
+    """(param, value) pairs given for one setting, highest precedence first. Empty = not given.
+    Every one is validated, not just the winner: a bad value is a bug worth reporting."""
+    given = []
     if metadata.get(meta_key) not in (None, ""):
-        return meta_param, metadata[meta_key]
-    if fields.get(key) not in (None, ""):
-        return key, fields[key]
-    return None
+        given.append((f"metadata.{meta_key}", metadata[meta_key]))
+    given += [(key, fields[key]) for key in keys if fields.get(key) not in (None, "")]
+    return given
 
 
 def _seconds(metadata: Mapping[str, Any], fields: Mapping[str, Any]) -> int:
-    found = _first(metadata, "durationSeconds", "metadata.durationSeconds", fields, "duration")
-    if found is None and fields.get("seconds") not in (None, ""):
-        found = ("seconds", fields["seconds"])
-    if found is None:
-        return DEFAULT_SECONDS
-    param, value = found
+    given = _given(metadata, fields, "durationSeconds", "duration", "seconds")
+    values = [_duration(param, value) for param, value in given]
+    return values[0] if values else DEFAULT_SECONDS
+
+
+def _duration(param: str, value: Any) -> int:
     # Strings per the documents; JSON integers too, deliberately (a documented leniency).
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ParseRequestFailed(
@@ -172,10 +174,12 @@ def _size(fields: Mapping[str, Any]) -> tuple[Resolution | None, AspectRatio | N
 _Choice = TypeVar("_Choice", Resolution, AspectRatio)
 
 
-def _choice(enum: type[_Choice], found: tuple[str, Any] | None, default: _Choice) -> _Choice:
-    if found is None:
-        return default
-    param, value = found
+def _choice(enum: type[_Choice], given: list[tuple[str, Any]], default: _Choice) -> _Choice:
+    values = [_member(enum, param, value) for param, value in given]
+    return values[0] if values else default
+
+
+def _member(enum: type[_Choice], param: str, value: Any) -> _Choice:
     if not isinstance(value, str):
         raise ParseRequestFailed(f"{param} must be a string.", param=param)
     try:

@@ -12,6 +12,7 @@ reader never waits for a writer. On PostgreSQL both go through asyncpg.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -76,6 +77,8 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[ReadConnection]:
         if self._inline_reader is not None:
+            # Inline reads never suspend; yield once so a loop of reads cannot starve others.
+            await asyncio.sleep(0)
             with self._inline_reader.connect() as conn:
                 yield InlineReadConnection(conn)
         else:

@@ -199,11 +199,15 @@ async def mark_deleted(conn: AsyncConnection, task: Task, now: float) -> Task | 
     """Delete for the client: an active task is cancelled (its hold released), a finished one
     just disappears. Compare-and-set like every change; None if the task moved meanwhile."""
     if task.state in ACTIVE_STATES:
+        # Compared on state alone: cancelling is legal in any active state, and the engine's
+        # lease bumps (which change only the version) must not make a client's delete fail.
+        # The engine's own next write then loses its compare-and-set, as it should.
         return await apply_transition(
             conn,
             task,
             Event.CANCELLED,
             now,
+            same_version=False,
             deleted_at=now,
             error_code="cancelled",
             error_message="Cancelled by the client.",
@@ -270,21 +274,26 @@ async def next_due_at(conn: ReadConnection) -> float | None:
 
 
 async def apply_transition(
-    conn: AsyncConnection, task: Task, event: Event, now: float, **values: Any
+    conn: AsyncConnection,
+    task: Task,
+    event: Event,
+    now: float,
+    *,
+    same_version: bool = True,
+    **values: Any,
 ) -> Task | None:
     """Move `task` along `event` if nobody changed it since we read it; settle its money in the
     same transaction. Returns the new row, or None if we lost the race (then nothing changed)."""
     step = transition(task.state, event)
+    guard = [tasks.c.id == task.id, tasks.c.state == task.state.value]
+    if same_version:  # an engine step: refused if anyone touched the task since it leased it
+        guard.append(tasks.c.version == task.version)
     result = await conn.execute(
         update(tasks)
-        .where(
-            tasks.c.id == task.id,
-            tasks.c.version == task.version,
-            tasks.c.state == task.state.value,
-        )
+        .where(*guard)
         .values(
             state=step.target.value,
-            version=task.version + 1,
+            version=tasks.c.version + 1,
             lease_until=None,
             updated_at=now,
             **values,

@@ -88,7 +88,9 @@ async def _submit(ctx: StepContext, task: Task) -> None:
         )
     if moved is None:
         log.warning(
-            "task %s: lost its lease during submit; operation %s is orphaned", task.id, ref.name
+            "task %s: changed during submit (cancelled, or lease lost); operation %s orphaned",
+            task.id,
+            ref.name,
         )
     else:
         log.info("task %s: submitted as %s", task.id, ref.name)

@@ -20,6 +20,8 @@ from veorelay.storage.base import VideoStorage
 from veorelay.upstream.base import UpstreamClient
 
 log = logging.getLogger("veorelay.engine")
+# Due work that could not be leased (another worker holds it) is looked at again this soon.
+MIN_WAIT = 0.01
 
 
 class Engine:
@@ -111,14 +113,19 @@ class Engine:
                     return
 
     async def _sleep_until_due(self) -> None:
-        async with self.ctx.db.read() as conn:
-            due = await task_db.next_due_at(conn)
-        wait = (
-            self.tick_seconds
-            if due is None
-            else min(max(due - self.ctx.clock(), 0.0), self.tick_seconds)
-        )
+        """Wait until a leased step finishes (if every slot is busy), new work is announced,
+        or the next task falls due; at most one tick. Always yields to the event loop."""
         self._wakeup.clear()
-        if wait > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=wait)
+        if len(self._running) >= self.concurrency:
+            wait = self.tick_seconds  # a finishing step sets the wake-up
+        else:
+            async with self.ctx.db.read() as conn:
+                due = await task_db.next_due_at(conn)
+            now = self.ctx.clock()
+            wait = (
+                self.tick_seconds
+                if due is None
+                else min(max(due - now, MIN_WAIT), self.tick_seconds)
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), timeout=wait)
