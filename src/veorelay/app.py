@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
@@ -22,12 +23,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from veorelay import __version__
-from veorelay.api import compat, videos
+from veorelay.api import account, admin, compat, videos
+from veorelay.api.auth import TokenCache
+from veorelay.db import catalog
 from veorelay.db.database import Database
 from veorelay.db.migrate import upgrade
 from veorelay.engine.worker import Engine
 from veorelay.errors import InvalidRequest, NotFound, ParseRequestFailed, VeorelayError
 from veorelay.estimates import RenderTimeEstimator
+from veorelay.pricebook import PriceBook
 from veorelay.services import Services
 from veorelay.settings import Settings
 from veorelay.simulator.app import SimulatorConfig, create_simulator_app
@@ -58,6 +62,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.include_router(videos.router)
     app.include_router(compat.router)
+    app.include_router(account.router)
+    app.include_router(admin.router)
 
     @app.get("/health", operation_id="health", tags=["operations"])
     async def health() -> dict[str, str]:
@@ -79,11 +85,33 @@ async def _lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
 async def running_services(
     settings: Settings, *, with_engine: bool | None = None
 ) -> AsyncIterator[Services]:
-    """Everything the gateway and the worker run on; shared by `serve` and `worker`."""
+    """Everything `serve`, `worker` and the operator commands run on. Only a running engine
+    talks upstream, so only then is the upstream client (or the built-in simulator) started."""
     db = Database(settings.resolved_database_url)
     await upgrade(db)
     storage = FilesystemStorage(settings.data_dir / "videos")
-    prices = settings.price_table()
+    async with db.write() as conn:
+        await catalog.seed_models(conn, settings.price_table(), time.time())
+    services = Services(
+        settings=settings,
+        db=db,
+        storage=storage,
+        prices=PriceBook(db, settings.cache_seconds),
+        render_times=RenderTimeEstimator(db, settings.effective_engine_time_scale),
+        tokens=TokenCache(ttl=settings.cache_seconds),
+    )
+    try:
+        if settings.engine_enabled if with_engine is None else with_engine:
+            async with _running_engine(settings, services):
+                yield services
+        else:
+            yield services
+    finally:
+        await db.dispose()
+
+
+@asynccontextmanager
+async def _running_engine(settings: Settings, services: Services) -> AsyncIterator[None]:
     timeout = httpx.Timeout(settings.upstream_timeout_seconds, connect=10.0)
     async with httpx.AsyncClient(timeout=timeout) as http, contextlib.AsyncExitStack() as stack:
         if settings.uses_simulator:
@@ -95,32 +123,21 @@ async def running_services(
             log.info(
                 "upstream: Gemini API at %s with %d key(s)", settings.gemini_base_url, len(keys)
             )
-        services = Services(
-            settings=settings,
-            db=db,
-            storage=storage,
-            prices=prices,
-            render_times=RenderTimeEstimator(db, settings.effective_engine_time_scale),
+        services.engine = Engine(
+            services.db,
+            services.storage,
+            upstream,
+            time_scale=settings.effective_engine_time_scale,
+            concurrency=settings.engine_concurrency,
+            tick_seconds=settings.engine_tick_seconds,
+            lease_seconds=settings.engine_lease_seconds,
         )
-        engine_task = None
-        if settings.engine_enabled if with_engine is None else with_engine:
-            services.engine = Engine(
-                db,
-                storage,
-                upstream,
-                time_scale=settings.effective_engine_time_scale,
-                concurrency=settings.engine_concurrency,
-                tick_seconds=settings.engine_tick_seconds,
-                lease_seconds=settings.engine_lease_seconds,
-            )
-            engine_task = asyncio.create_task(services.engine.run_forever())
+        engine_task = asyncio.create_task(services.engine.run_forever())
         try:
-            yield services
+            yield
         finally:
-            if engine_task is not None:
-                engine_task.cancel()
-                await asyncio.gather(engine_task, return_exceptions=True)
-            await db.dispose()
+            engine_task.cancel()
+            await asyncio.gather(engine_task, return_exceptions=True)
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -179,7 +196,7 @@ def _allowed_methods(request: Request) -> list[str]:
 def _install_error_handlers(app: FastAPI) -> None:
     async def veorelay_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, VeorelayError)
-        return JSONResponse(exc.to_body(), status_code=exc.status)
+        return JSONResponse(exc.to_body(), status_code=exc.status, headers=exc.headers())
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

@@ -1,12 +1,15 @@
 """The append-only ledger. Every balance change is a ledger row written in the same transaction.
 
-    topup    +amount   money in
-    hold     -price    at create, in the transaction that inserts the task
-    capture   0        at completion: the hold becomes a charge
-    release  +price    at failure or cancel: the hold comes back
+    topup       +amount   money in (operator)
+    redemption  +amount   money in (a redemption code)
+    adjustment  +/-amount an operator's correction; never below zero
+    hold        -price    at create, in the transaction that inserts the task
+    capture      0        at completion: the hold becomes a charge
+    release     +price    at failure or cancel: the hold comes back
 
 So for every account, balance == sum(ledger.amount_micros). A task has at most one capture
-or release (a unique index enforces it, beneath the state machine's compare-and-set).
+or release (a unique index enforces it, beneath the state machine's compare-and-set). A token's
+`spent_micros` (held + captured) moves with its holds and releases, for its spending limit.
 """
 
 from __future__ import annotations
@@ -15,17 +18,53 @@ from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from veorelay.core.lifecycle import Settlement
-from veorelay.db.tables import accounts, ledger
-from veorelay.errors import InsufficientQuota
+from veorelay.db.tables import accounts, ledger, tokens
+from veorelay.errors import InsufficientQuota, InvalidRequest
+
+CREDIT_KINDS = ("topup", "redemption", "adjustment")
 
 
-async def top_up(conn: AsyncConnection, account_id: str, amount: int, now: float) -> int:
-    if amount <= 0:
-        raise ValueError("a top-up must be positive")
-    return await _change(conn, account_id, None, "topup", amount, now)
+async def top_up(
+    conn: AsyncConnection, account_id: str, amount: int, now: float, note: str | None = None
+) -> int:
+    return await credit(conn, account_id, amount, "topup", now, note)
 
 
-async def hold(conn: AsyncConnection, account_id: str, task_id: str, price: int, now: float) -> int:
+async def credit(
+    conn: AsyncConnection,
+    account_id: str,
+    amount: int,
+    kind: str,
+    now: float,
+    note: str | None = None,
+) -> int:
+    if kind not in CREDIT_KINDS or amount <= 0:
+        raise ValueError(f"a {kind} must be a positive credit")
+    return await _change(conn, account_id, None, kind, amount, now, note)
+
+
+async def adjust(
+    conn: AsyncConnection, account_id: str, amount: int, now: float, note: str | None = None
+) -> int:
+    """A signed correction. A debit larger than the balance is refused (balances stay >= 0)."""
+    if amount == 0:
+        raise InvalidRequest("An adjustment must not be zero.", param="amount_usd")
+    result = await conn.execute(
+        update(accounts)
+        .where(accounts.c.id == account_id, accounts.c.balance_micros + amount >= 0)
+        .values(balance_micros=accounts.c.balance_micros + amount)
+        .returning(accounts.c.balance_micros)
+    )
+    balance = result.scalar_one_or_none()
+    if balance is None:
+        raise InvalidRequest("The adjustment would make the balance negative.", param="amount_usd")
+    await _record(conn, account_id, None, "adjustment", amount, int(balance), now, note)
+    return int(balance)
+
+
+async def hold(
+    conn: AsyncConnection, account_id: str, token_id: str, task_id: str, price: int, now: float
+) -> int:
     """Take the price from the balance, or refuse if it does not cover it (nothing written)."""
     result = await conn.execute(
         update(accounts)
@@ -39,13 +78,15 @@ async def hold(conn: AsyncConnection, account_id: str, task_id: str, price: int,
             "Your balance is too low for this request; top up and retry.",
             code="insufficient_quota",
         )
-    await _record(conn, account_id, task_id, "hold", -price, balance, now)
+    await _record(conn, account_id, task_id, "hold", -price, int(balance), now)
+    await _spend(conn, token_id, price)
     return int(balance)
 
 
 async def settle(
     conn: AsyncConnection,
     account_id: str,
+    token_id: str,
     task_id: str,
     price: int,
     settlement: Settlement,
@@ -55,10 +96,25 @@ async def settle(
         await _change(conn, account_id, task_id, "capture", 0, now)
     else:
         await _change(conn, account_id, task_id, "release", price, now)
+        await _spend(conn, token_id, -price)
+
+
+async def _spend(conn: AsyncConnection, token_id: str, amount: int) -> None:
+    await conn.execute(
+        update(tokens)
+        .where(tokens.c.id == token_id)
+        .values(spent_micros=tokens.c.spent_micros + amount)
+    )
 
 
 async def _change(
-    conn: AsyncConnection, account_id: str, task_id: str | None, kind: str, amount: int, now: float
+    conn: AsyncConnection,
+    account_id: str,
+    task_id: str | None,
+    kind: str,
+    amount: int,
+    now: float,
+    note: str | None = None,
 ) -> int:
     result = await conn.execute(
         update(accounts)
@@ -67,7 +123,7 @@ async def _change(
         .returning(accounts.c.balance_micros)
     )
     balance = int(result.scalar_one())
-    await _record(conn, account_id, task_id, kind, amount, balance, now)
+    await _record(conn, account_id, task_id, kind, amount, balance, now, note)
     return balance
 
 
@@ -79,6 +135,7 @@ async def _record(
     amount: int,
     balance: int,
     now: float,
+    note: str | None = None,
 ) -> None:
     await conn.execute(
         insert(ledger).values(
@@ -88,5 +145,6 @@ async def _record(
             amount_micros=amount,
             balance_after_micros=balance,
             created_at=now,
+            note=note,
         )
     )

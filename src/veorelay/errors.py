@@ -33,6 +33,9 @@ class VeorelayError(Exception):
         self.param = param
         self.code = code or self.default_code
 
+    def headers(self) -> dict[str, str]:
+        return {}
+
     def to_body(self) -> dict[str, Any]:
         return {
             "error": {
@@ -88,6 +91,22 @@ class RateLimited(VeorelayError):
     status = 429
     type = "rate_limit_error"
     default_code = "rate_limit_exceeded"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ):
+        super().__init__(message, param=param, code=code)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        if self.retry_after is None:
+            return {}
+        return {"Retry-After": str(max(1, round(self.retry_after)))}
 
 
 class ServiceUnavailable(VeorelayError):

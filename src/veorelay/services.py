@@ -8,6 +8,7 @@ from veorelay.api.auth import TokenCache
 from veorelay.db.database import Database
 from veorelay.engine.worker import Engine
 from veorelay.estimates import RenderTimeEstimator
+from veorelay.pricebook import PriceBook
 from veorelay.settings import Settings
 from veorelay.storage.base import VideoStorage
 
@@ -17,7 +18,7 @@ class Services:
     settings: Settings
     db: Database
     storage: VideoStorage
-    prices: dict[str, int]
+    prices: PriceBook
     render_times: RenderTimeEstimator
     engine: Engine | None = None
     tokens: TokenCache = field(default_factory=TokenCache)

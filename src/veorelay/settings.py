@@ -42,6 +42,13 @@ class Settings(BaseSettings):
         default_factory=dict, description='JSON {"model": USD per call}; overrides defaults.'
     )
 
+    admin_key: SecretStr | None = Field(
+        None, description="Bearer key for the admin API (/admin/api); unset: admin API off."
+    )
+    cache_seconds: float = Field(
+        5.0, ge=0, description="How long token lookups and prices are cached per process."
+    )
+
     simulator_time_scale: float = Field(
         1.0, gt=0, description="Multiplies the simulator's render times (1.0 = realistic)."
     )
@@ -92,7 +99,7 @@ class Settings(BaseSettings):
         return self.model_map.get(public_model, public_model)
 
     def price_table(self) -> dict[str, int]:
-        """Per-call price in micro-USD of every model on offer: defaults, then overrides."""
+        """Per-call prices in micro-USD that seed the database's model table at start."""
         table = {name: model.price_micros for name, model in DEFAULT_MODELS.items()}
         table.update({name: usd_to_micros(usd) for name, usd in self.prices.items()})
         return table

@@ -101,10 +101,14 @@ async def test_a_second_settlement_is_refused_by_the_database(database: Database
     token = await make_account(database)
     task = await make_task(database, token)
     async with database.write() as conn:
-        await billing.settle(conn, token.account_id, task.id, 300_000, Settlement.RELEASE, 1.0)
+        await billing.settle(
+            conn, token.account_id, token.token_id, task.id, 300_000, Settlement.RELEASE, 1.0
+        )
     with pytest.raises(IntegrityError):
         async with database.write() as conn:
-            await billing.settle(conn, token.account_id, task.id, 0, Settlement.CAPTURE, 2.0)
+            await billing.settle(
+                conn, token.account_id, token.token_id, task.id, 0, Settlement.CAPTURE, 2.0
+            )
 
 
 async def test_lease_takes_due_tasks_once(database: Database) -> None:
@@ -179,3 +183,37 @@ async def test_a_client_cancel_wins_over_lease_bumps_and_the_engine_then_loses(
         assert await task_db.apply_transition(conn, leased, Event.SUBMITTED, now) is None
     assert await ledger_kinds(database, task.id) == ["hold", "release"]
     assert await balance(database, token.account_id) == 1_000_000
+
+
+async def test_cancel_completion_and_deadline_race_to_one_settlement(database: Database) -> None:
+    token = await make_account(database, balance=10_000_000)
+    now = time.time()
+    for _ in range(5):
+        task = await make_task(database, token, now=now - 1)
+        async with database.write() as conn:  # submitted, rendered, being downloaded
+            running = await task_db.apply_transition(conn, task, Event.SUBMITTED, now)
+            assert running is not None
+            downloading = await task_db.apply_transition(conn, running, Event.FINISHED, now)
+            assert downloading is not None
+
+        async def complete(t: task_db.Task = downloading) -> bool:
+            async with database.write() as conn:
+                return await task_db.apply_transition(conn, t, Event.STORED, now) is not None
+
+        async def cancel(t: task_db.Task = downloading) -> bool:
+            async with database.write() as conn:
+                return await task_db.mark_deleted(conn, t, now) is not None
+
+        async def deadline(t: task_db.Task = downloading) -> bool:
+            async with database.write() as conn:
+                moved = await task_db.apply_transition(
+                    conn, t, Event.FAILED, now, error_code="timeout"
+                )
+                return moved is not None
+
+        wins = await asyncio.gather(complete(), cancel(), deadline())
+        assert wins.count(True) == 1
+        kinds = await ledger_kinds(database, task.id)
+        assert kinds[0] == "hold"
+        assert len(kinds) == 2
+        assert kinds[1] == ("capture" if wins[0] else "release")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
 import openai
 import pytest
 
-from tests.helpers import Process, create_token, free_port
+from tests.helpers import POSTGRES_URL, Process, create_token, free_port
 
 UPSTREAM_KEY = "AIzaSy-e2e-upstream-secret-0123456789"
 SCALE = "0.01"
@@ -103,3 +106,33 @@ def gateway(simulator: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     gw = start_gateway(data_dir, gateway_env(data_dir, simulator))
     yield gw
     gw.process.stop()
+    assert_ledger_balanced(gw)
+
+
+def assert_ledger_balanced(gateway: Gateway) -> None:
+    """For every account: balance == sum of its ledger entries, and never negative."""
+    rows = gateway.query(
+        "SELECT a.id, a.balance_micros, COALESCE(SUM(l.amount_micros), 0) FROM accounts a "
+        "LEFT JOIN ledger l ON l.account_id = a.id GROUP BY a.id, a.balance_micros"
+    )
+    for account_id, balance, total in rows:
+        assert balance == total, f"ledger of {account_id} does not add up"
+        assert int(balance) >= 0  # type: ignore[call-overload]
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """A fresh database on the PostgreSQL server, dropped afterwards."""
+    name = f"veorelay_{uuid.uuid4().hex[:10]}"
+    admin = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    yield admin.rsplit("/", 1)[0] + f"/{name}"
+    asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))

@@ -2,39 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
 from tests.e2e.conftest import gateway_env, start_gateway, start_simulator
-from tests.helpers import POSTGRES_URL, Process
+from tests.helpers import Process
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def postgres_database() -> Iterator[str]:
-    """A fresh database on the PostgreSQL server, dropped afterwards."""
-    name = f"veorelay_{uuid.uuid4().hex[:10]}"
-    admin = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(admin)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    yield admin.rsplit("/", 1)[0] + f"/{name}"
-    asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
 def test_workers_share_the_tasks_of_an_api_only_gateway(

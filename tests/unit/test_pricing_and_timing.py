@@ -6,7 +6,16 @@ import pytest
 
 from veorelay.core import timing
 from veorelay.core.models import AspectRatio, Resolution, VideoSpec
-from veorelay.core.pricing import micros_to_usd, quote, usd_to_micros
+from veorelay.core.pricing import (
+    PPM,
+    BillingMode,
+    BillingModeNotSupported,
+    ModelPrice,
+    micros_to_usd,
+    multiplier_to_ppm,
+    quote,
+    usd_to_micros,
+)
 from veorelay.settings import Settings
 
 
@@ -25,21 +34,77 @@ def test_usd_to_micros_refuses_fractions_of_a_micro(bad: str) -> None:
         usd_to_micros(bad)
 
 
-@pytest.mark.parametrize("resolution", list(Resolution))
-@pytest.mark.parametrize("seconds", [4, 8])
-def test_per_call_price_ignores_duration_and_resolution(
-    resolution: Resolution, seconds: int
+PER_SECOND = {Resolution.P720: 50_000, Resolution.P1080: 60_000, Resolution.K4: 100_000}
+FLAT = ModelPrice("m", per_call_micros=300_000)
+BOTH = ModelPrice("m", per_call_micros=300_000, per_second_micros=PER_SECOND)
+SECOND_ONLY = ModelPrice("m", per_call_micros=None, per_second_micros=PER_SECOND)
+PARTIAL = ModelPrice("m", per_call_micros=300_000, per_second_micros={Resolution.P720: 50_000})
+
+
+def video(seconds: int = 8, resolution: Resolution = Resolution.P720) -> VideoSpec:
+    return VideoSpec("m", "p", seconds, resolution, AspectRatio.LANDSCAPE)
+
+
+@pytest.mark.parametrize(
+    ("price", "mode", "spec", "expected"),
+    [
+        # per_request: the flat price, whatever the duration or resolution
+        (FLAT, BillingMode.PER_REQUEST, video(4), 300_000),
+        (FLAT, BillingMode.PER_REQUEST, video(8, Resolution.K4), 300_000),
+        (BOTH, BillingMode.PER_REQUEST, video(8, Resolution.K4), 300_000),
+        # pay_as_you_go: per second x seconds, at the resolution's rate
+        (BOTH, BillingMode.PAY_AS_YOU_GO, video(6), 300_000),
+        (BOTH, BillingMode.PAY_AS_YOU_GO, video(8, Resolution.K4), 800_000),
+        (SECOND_ONLY, BillingMode.PAY_AS_YOU_GO, video(4), 200_000),
+        # priority: per second where set, else per call
+        (BOTH, BillingMode.PAY_AS_YOU_GO_PRIORITY, video(8, Resolution.P1080), 480_000),
+        (PARTIAL, BillingMode.PAY_AS_YOU_GO_PRIORITY, video(8, Resolution.P1080), 300_000),
+        (FLAT, BillingMode.PAY_AS_YOU_GO_PRIORITY, video(4), 300_000),
+        (SECOND_ONLY, BillingMode.PAY_AS_YOU_GO_PRIORITY, video(4), 200_000),
+    ],
+)
+def test_billing_modes(
+    price: ModelPrice, mode: BillingMode, spec: VideoSpec, expected: int
 ) -> None:
+    assert quote(spec, price, mode, PPM) == expected
+
+
+@pytest.mark.parametrize(
+    ("price", "mode", "spec"),
+    [
+        (FLAT, BillingMode.PAY_AS_YOU_GO, video()),  # pure pay-as-you-go needs per-second
+        (PARTIAL, BillingMode.PAY_AS_YOU_GO, video(8, Resolution.K4)),
+        (SECOND_ONLY, BillingMode.PER_REQUEST, video()),
+        (ModelPrice("m", None), BillingMode.PAY_AS_YOU_GO_PRIORITY, video()),
+    ],
+)
+def test_unsupported_billing_modes_are_refused_by_name(
+    price: ModelPrice, mode: BillingMode, spec: VideoSpec
+) -> None:
+    with pytest.raises(BillingModeNotSupported) as info:
+        quote(spec, price, mode, PPM)
+    assert info.value.status == 403
+    assert info.value.code == "billing_mode_not_supported"
+    assert mode.value in info.value.message or "per-call" in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("multiplier", "expected"),
+    [("1", 300_000), ("1.5", 450_000), ("0.8", 240_000), ("0", 0), ("0.333333", 100_000)],
+)
+def test_group_multiplier_rounds_half_up_to_a_micro(multiplier: str, expected: int) -> None:
+    assert quote(video(), FLAT, BillingMode.PER_REQUEST, multiplier_to_ppm(multiplier)) == expected
+
+
+def test_default_per_call_prices() -> None:
     prices = Settings().price_table()
-    fast = VideoSpec(
-        "veo-3.1-fast-generate-preview", "p", seconds, resolution, AspectRatio.LANDSCAPE
-    )
-    standard = VideoSpec("veo-3.1-generate-preview", "p", seconds, resolution, AspectRatio.PORTRAIT)
-    assert quote(fast, prices) == 300_000
-    assert quote(standard, prices) == 1_200_000
+    assert prices == {
+        "veo-3.1-fast-generate-preview": 300_000,
+        "veo-3.1-generate-preview": 1_200_000,
+    }
 
 
-def test_operator_prices_override_defaults() -> None:
+def test_operator_prices_seed_new_models() -> None:
     prices = Settings(prices={"veo-3.1-generate-preview": 0.95, "veo-3.1-lite": 0.1}).price_table()
     assert prices["veo-3.1-generate-preview"] == 950_000
     assert prices["veo-3.1-fast-generate-preview"] == 300_000

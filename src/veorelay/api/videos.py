@@ -14,11 +14,12 @@ from veorelay.api.body import read_create_body
 from veorelay.api.deps import IdentityDep, ServicesDep
 from veorelay.api.schemas import CREATE_VIDEO_OPENAPI, ErrorBody, Video, VideoDeleted, VideoList
 from veorelay.core import pricing
+from veorelay.core.access import check_model
 from veorelay.core.lifecycle import TaskState
 from veorelay.core.params import parse_video_request
 from veorelay.db import tasks as task_db
 from veorelay.db.tasks import Task
-from veorelay.errors import Conflict, NotFound, ServiceUnavailable
+from veorelay.errors import Conflict, NotFound, PermissionDenied, ServiceUnavailable
 from veorelay.media.images import check_image_decodes
 
 router = APIRouter(tags=["videos"])
@@ -31,7 +32,7 @@ class VideoFileResponse(FileResponse):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 404, 409, 415, 429)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 415, 429)
 }
 
 
@@ -69,19 +70,28 @@ async def create_video(
 ) -> JSONResponse:
     """Create a video task from JSON or multipart/form-data (see docs/api.md)."""
     fields, images = await read_create_body(request)
-    spec = parse_video_request(fields, images, models=services.prices.keys())
+    spec = parse_video_request(fields, images, models=await services.prices.models())
+    check_model(identity.policy, spec.model)
     if spec.image is not None:
         await asyncio.to_thread(check_image_decodes, spec.image)
     settings = services.settings
+    token = identity.settings
+    multiplier = await services.prices.multiplier(token.group_name)
+    if multiplier is None:
+        raise PermissionDenied(
+            f"The token's group {token.group_name!r} does not exist.", code="group_not_found"
+        )
+    price = await services.prices.price(spec.model)
     scale = settings.effective_engine_time_scale
     new = task_db.NewTask(
         spec=spec,
         account_id=identity.account_id,
         token_id=identity.token_id,
-        upstream_model=settings.upstream_model(spec.model),
-        price_micros=pricing.quote(spec, services.prices),
+        upstream_model=price.upstream_model or settings.upstream_model(spec.model),
+        price_micros=pricing.quote(spec, price, token.billing_mode, multiplier),
         expected_render_seconds=await services.render_times.expected(spec.model, spec.resolution),
         timeout_seconds=settings.task_timeout_seconds * scale,
+        policy=identity.policy,
     )
     now = time.time()
     async with services.db.write() as conn:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +13,7 @@ import typer
 import uvicorn
 from rich.console import Console
 
+from veorelay.cli import operator
 from veorelay.cli.generate import generate
 from veorelay.settings import Settings
 
@@ -23,8 +22,12 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
-app.add_typer(token_app, name="token")
+app.add_typer(operator.account_app, name="account")
+app.add_typer(operator.token_app, name="token")
+app.add_typer(operator.price_app, name="price")
+app.add_typer(operator.group_app, name="group")
+app.add_typer(operator.codes_app, name="redeem-codes")
+app.add_typer(operator.usage_app, name="usage")
 app.command(help="Generate a video through a running gateway and save the MP4.")(generate)
 console = Console(stderr=True)
 
@@ -119,57 +122,6 @@ def migrate() -> None:
 
     asyncio.run(run())
     console.print("database is up to date")
-
-
-@token_app.command("create")
-def token_create(
-    name: Annotated[str, typer.Option(help="A name to recognise the token by.")],
-    balance: Annotated[str, typer.Option(help="Starting balance in USD, e.g. 10 or 2.50.")] = "0",
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
-) -> None:
-    """Create an account with BALANCE and a token for it. The secret is printed only once."""
-    from veorelay.core.pricing import usd_to_micros
-    from veorelay.db import accounts
-    from veorelay.db.database import Database
-    from veorelay.db.migrate import upgrade
-
-    try:
-        micros = usd_to_micros(balance)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--balance") from None
-    if micros < 0:
-        raise typer.BadParameter("must not be negative", param_hint="--balance")
-    settings = Settings()
-
-    async def run() -> accounts.CreatedToken:
-        db = Database(settings.resolved_database_url)
-        try:
-            await upgrade(db)
-            async with db.write() as conn:
-                now = time.time()
-                account_id = await accounts.create_account(conn, name, micros, now)
-                return await accounts.create_token(conn, account_id, name, now)
-        finally:
-            await db.dispose()
-
-    created = asyncio.run(run())
-    if as_json:
-        print(
-            json.dumps(
-                {
-                    "token": created.secret,
-                    "token_id": created.token_id,
-                    "account_id": created.account_id,
-                    "balance_usd": balance,
-                }
-            )
-        )
-    else:
-        console.print(
-            f"[green]Created token[/] {created.token_id} for account {created.account_id} "
-            f"with balance ${balance}. Store the secret now; it is not shown again:"
-        )
-        print(created.secret)
 
 
 def main() -> None:

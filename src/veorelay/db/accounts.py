@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from veorelay import billing
+from veorelay.core.access import TokenPolicy
+from veorelay.core.pricing import BillingMode
 from veorelay.db.database import ReadConnection
 from veorelay.db.tables import accounts, tokens
 
@@ -26,11 +29,44 @@ def new_id(prefix: str) -> str:
 
 
 @dataclass(frozen=True)
+class TokenSettings:
+    """What an operator sets on a token (all optional but the group and billing mode)."""
+
+    group_name: str = "default"
+    billing_mode: BillingMode = BillingMode.PER_REQUEST
+    enabled: bool = True
+    expires_at: float | None = None
+    allowed_models: list[str] | None = None
+    ip_allowlist: list[str] | None = None
+    spend_limit_micros: int | None = None
+    rpm_limit: int | None = None
+    max_in_flight: int | None = None
+
+    def policy(self) -> TokenPolicy:
+        return TokenPolicy(
+            enabled=self.enabled,
+            expires_at=self.expires_at,
+            allowed_models=self.allowed_models,
+            ip_allowlist=self.ip_allowlist,
+            spend_limit_micros=self.spend_limit_micros,
+            rpm_limit=self.rpm_limit,
+            max_in_flight=self.max_in_flight,
+        )
+
+
+_SETTINGS_COLUMNS = [tokens.c[name] for name in TokenSettings.__dataclass_fields__]
+
+
+@dataclass(frozen=True)
 class TokenIdentity:
     token_id: str
     account_id: str
     name: str
-    enabled: bool
+    settings: TokenSettings = field(default_factory=TokenSettings)
+
+    @property
+    def policy(self) -> TokenPolicy:
+        return self.settings.policy()
 
 
 @dataclass(frozen=True)
@@ -39,6 +75,12 @@ class CreatedToken:
     account_id: str
     secret: str
     prefix: str
+
+
+def _settings(row: Any) -> TokenSettings:
+    values = {name: getattr(row, name) for name in TokenSettings.__dataclass_fields__}
+    values["billing_mode"] = BillingMode(values["billing_mode"])
+    return TokenSettings(**values)
 
 
 async def create_account(conn: AsyncConnection, name: str, balance: int, now: float) -> str:
@@ -52,11 +94,16 @@ async def create_account(conn: AsyncConnection, name: str, balance: int, now: fl
 
 
 async def create_token(
-    conn: AsyncConnection, account_id: str, name: str, now: float
+    conn: AsyncConnection,
+    account_id: str,
+    name: str,
+    now: float,
+    settings: TokenSettings | None = None,
 ) -> CreatedToken:
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     prefix = secret[: len(SECRET_PREFIX) + 6]
     token_id = new_id("tok")
+    values = asdict(settings or TokenSettings())
     await conn.execute(
         insert(tokens).values(
             id=token_id,
@@ -64,26 +111,68 @@ async def create_token(
             name=name,
             secret_hash=hash_secret(secret),
             prefix=prefix,
-            enabled=True,
             created_at=now,
+            **values,
         )
     )
     return CreatedToken(token_id=token_id, account_id=account_id, secret=secret, prefix=prefix)
 
 
+async def update_token(conn: AsyncConnection, token_id: str, **changes: Any) -> bool:
+    unknown = set(changes) - set(TokenSettings.__dataclass_fields__) - {"name"}
+    if unknown:
+        raise ValueError(f"not token settings: {sorted(unknown)}")
+    if "billing_mode" in changes:
+        changes["billing_mode"] = BillingMode(changes["billing_mode"]).value
+    result = await conn.execute(update(tokens).where(tokens.c.id == token_id).values(**changes))
+    return result.rowcount == 1
+
+
+_IDENTITY = select(tokens.c.id, tokens.c.account_id, tokens.c.name, *_SETTINGS_COLUMNS)
+
+
 async def find_token(conn: ReadConnection, secret: str) -> TokenIdentity | None:
-    row = (
-        await conn.execute(
-            select(tokens.c.id, tokens.c.account_id, tokens.c.name, tokens.c.enabled).where(
-                tokens.c.secret_hash == hash_secret(secret)
-            )
-        )
-    ).first()
+    row = (await conn.execute(_IDENTITY.where(tokens.c.secret_hash == hash_secret(secret)))).first()
     if row is None:
         return None
     return TokenIdentity(
-        token_id=row.id, account_id=row.account_id, name=row.name, enabled=row.enabled
+        token_id=row.id, account_id=row.account_id, name=row.name, settings=_settings(row)
     )
+
+
+async def get_token(conn: ReadConnection, token_id: str) -> dict[str, Any] | None:
+    row = (await conn.execute(select(tokens).where(tokens.c.id == token_id))).first()
+    return _public_token(row) if row else None
+
+
+async def list_tokens(conn: ReadConnection, account_id: str | None = None) -> list[dict[str, Any]]:
+    query = select(tokens).order_by(tokens.c.created_at)
+    if account_id is not None:
+        query = query.where(tokens.c.account_id == account_id)
+    return [_public_token(row) for row in await conn.execute(query)]
+
+
+def _public_token(row: Any) -> dict[str, Any]:
+    data = dict(row._mapping)
+    del data["secret_hash"]  # never leaves the database
+    return data
+
+
+async def get_account(conn: ReadConnection, account_id: str) -> dict[str, Any] | None:
+    row = (await conn.execute(select(accounts).where(accounts.c.id == account_id))).first()
+    return dict(row._mapping) if row else None
+
+
+async def list_accounts(conn: ReadConnection) -> list[dict[str, Any]]:
+    rows = await conn.execute(select(accounts).order_by(accounts.c.created_at))
+    return [dict(row._mapping) for row in rows]
+
+
+async def rename_account(conn: AsyncConnection, account_id: str, name: str) -> bool:
+    result = await conn.execute(
+        update(accounts).where(accounts.c.id == account_id).values(name=name)
+    )
+    return result.rowcount == 1
 
 
 async def balance(conn: ReadConnection, account_id: str) -> int:

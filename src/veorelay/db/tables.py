@@ -6,6 +6,7 @@ Times are UNIX seconds (float); money is integer micro-USD.
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Column,
@@ -32,6 +33,31 @@ accounts = Table(
     Column("created_at", Double, nullable=False),
 )
 
+# Price multipliers are integers in parts per million (1.0 = 1_000_000): exact arithmetic.
+groups = Table(
+    "groups",
+    metadata,
+    Column("name", String(60), primary_key=True),
+    Column("multiplier_ppm", BigInteger, nullable=False),
+    Column("description", String(500), nullable=False, server_default=""),
+    Column("created_at", Double, nullable=False),
+)
+
+# Per-call and, optionally, per-second prices (by resolution) of each model on offer.
+model_prices = Table(
+    "model_prices",
+    metadata,
+    Column("model", String(100), primary_key=True),
+    Column("per_call_micros", BigInteger, nullable=True),
+    Column("per_second_720p_micros", BigInteger, nullable=True),
+    Column("per_second_1080p_micros", BigInteger, nullable=True),
+    Column("per_second_4k_micros", BigInteger, nullable=True),
+    Column("upstream_model", String(100), nullable=True),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("description", String(500), nullable=False, server_default=""),
+    Column("updated_at", Double, nullable=False),
+)
+
 tokens = Table(
     "tokens",
     metadata,
@@ -42,6 +68,30 @@ tokens = Table(
     Column("prefix", String(20), nullable=False),
     Column("enabled", Boolean, nullable=False, server_default=text("true")),
     Column("created_at", Double, nullable=False),
+    Column("group_name", String(60), nullable=False, server_default="default"),
+    Column("billing_mode", String(30), nullable=False, server_default="per_request"),
+    Column("expires_at", Double, nullable=True),
+    Column("allowed_models", JSON, nullable=True),  # null: every model
+    Column("ip_allowlist", JSON, nullable=True),  # null: any address; else CIDRs
+    Column("spend_limit_micros", BigInteger, nullable=True),
+    Column("spent_micros", BigInteger, nullable=False, server_default="0"),  # held + captured
+    Column("rpm_limit", Integer, nullable=True),
+    Column("max_in_flight", Integer, nullable=True),
+)
+
+# A code's secret is stored hashed, like a token's; `prefix` lets an operator recognise it.
+redemption_codes = Table(
+    "redemption_codes",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("batch_id", String(40), nullable=False, index=True),
+    Column("code_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(20), nullable=False),
+    Column("amount_micros", BigInteger, nullable=False),
+    Column("expires_at", Double, nullable=True),
+    Column("redeemed_at", Double, nullable=True),
+    Column("redeemed_by", String(40), ForeignKey("accounts.id"), nullable=True),
+    Column("created_at", Double, nullable=False),
 )
 
 # Append-only. For every account, balance_micros == sum(amount_micros) of its rows.
@@ -51,7 +101,9 @@ ledger = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
     Column("task_id", String(40), nullable=True),
-    Column("kind", String(20), nullable=False),  # topup, hold, capture, release
+    # topup, redemption, adjustment, hold, capture, release
+    Column("kind", String(20), nullable=False),
+    Column("note", String(500), nullable=True),
     Column("amount_micros", BigInteger, nullable=False),
     Column("balance_after_micros", BigInteger, nullable=False),
     Column("created_at", Double, nullable=False),
@@ -104,6 +156,8 @@ tasks = Table(
     Column("deleted_at", Double, nullable=True),  # DELETE /v1/videos/{id}: gone for the client
     Index("ix_tasks_due", "state", "next_attempt_at"),
     Index("ix_tasks_account_created", "account_id", "created_at"),
+    Index("ix_tasks_token_created", "token_id", "created_at"),
+    Index("ix_tasks_token_state", "token_id", "state"),
 )
 
 # Kept apart so the hot status read never touches image bytes; deleted once submitted.

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, literal, or_, select, tuple_, update
+from sqlalchemy import bindparam, delete, func, insert, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from veorelay import billing
+from veorelay.core.access import RPM_WINDOW_SECONDS, TokenPolicy, check_usage
 from veorelay.core.lifecycle import ACTIVE_STATES, Event, TaskState, transition
 from veorelay.core.models import AspectRatio, ImageInput, Resolution, VideoSpec
 from veorelay.db.database import ReadConnection
-from veorelay.db.tables import task_inputs, tasks
+from veorelay.db.tables import task_inputs, tasks, tokens
 
 
 def new_task_id() -> str:
@@ -88,12 +89,52 @@ class NewTask:
     price_micros: int
     expected_render_seconds: float
     timeout_seconds: float
+    policy: TokenPolicy = field(default_factory=TokenPolicy)
 
 
 async def create_task(conn: AsyncConnection, new: NewTask, now: float) -> Task:
-    """Hold the price and insert the task, in the caller's transaction: both or neither."""
+    """Check the token's limits, hold the price and insert the task, in the caller's
+    transaction: all or nothing. The token's row is locked first, so concurrent creates for
+    one token see each other's effects (PostgreSQL; SQLite's writers are serialized anyway)."""
+    token = (
+        await conn.execute(
+            select(tokens.c.spent_micros).where(tokens.c.id == new.token_id).with_for_update()
+        )
+    ).one()
+    policy = new.policy
+    recent: list[float] = []
+    in_flight = 0
+    if policy.rpm_limit is not None:
+        recent = list(
+            (
+                await conn.execute(
+                    select(tasks.c.created_at).where(
+                        tasks.c.token_id == new.token_id,
+                        tasks.c.created_at > now - RPM_WINDOW_SECONDS,
+                    )
+                )
+            ).scalars()
+        )
+    if policy.max_in_flight is not None:
+        in_flight = (
+            await conn.execute(
+                select(func.count()).where(
+                    tasks.c.token_id == new.token_id,
+                    tasks.c.state.in_([s.value for s in ACTIVE_STATES]),
+                )
+            )
+        ).scalar_one()
+    check_usage(
+        policy,
+        recent_creates=recent,
+        in_flight=in_flight,
+        spent_micros=int(token.spent_micros),
+        price_micros=new.price_micros,
+        retry_in_flight_after=new.expected_render_seconds,
+        now=now,
+    )
     task_id = new_task_id()
-    await billing.hold(conn, new.account_id, task_id, new.price_micros, now)
+    await billing.hold(conn, new.account_id, new.token_id, task_id, new.price_micros, now)
     spec = new.spec
     values = {
         "id": task_id,
@@ -305,7 +346,7 @@ async def apply_transition(
         return None
     if step.settlement is not None:
         await billing.settle(
-            conn, task.account_id, task.id, task.price_micros, step.settlement, now
+            conn, task.account_id, task.token_id, task.id, task.price_micros, step.settlement, now
         )
     if event is Event.SUBMITTED or step.settlement is not None:
         await conn.execute(delete(task_inputs).where(task_inputs.c.task_id == task.id))

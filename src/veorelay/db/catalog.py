@@ -1,0 +1,99 @@
+"""Models, their prices and the groups' multipliers, as stored (admin-managed)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from veorelay.core.models import Resolution
+from veorelay.core.pricing import ModelPrice
+from veorelay.db.database import ReadConnection
+from veorelay.db.tables import groups, model_prices
+
+_PER_SECOND_COLUMNS = {
+    Resolution.P720: "per_second_720p_micros",
+    Resolution.P1080: "per_second_1080p_micros",
+    Resolution.K4: "per_second_4k_micros",
+}
+
+
+def _price_from_row(row: Any) -> ModelPrice:
+    return ModelPrice(
+        model=row.model,
+        per_call_micros=row.per_call_micros,
+        per_second_micros={
+            res: getattr(row, column)
+            for res, column in _PER_SECOND_COLUMNS.items()
+            if getattr(row, column) is not None
+        },
+        upstream_model=row.upstream_model,
+        enabled=row.enabled,
+    )
+
+
+async def model_price_table(conn: ReadConnection) -> dict[str, ModelPrice]:
+    rows = await conn.execute(select(model_prices))
+    return {row.model: _price_from_row(row) for row in rows}
+
+
+async def group_multipliers(conn: ReadConnection) -> dict[str, int]:
+    rows = await conn.execute(select(groups.c.name, groups.c.multiplier_ppm))
+    return {row.name: int(row.multiplier_ppm) for row in rows}
+
+
+async def seed_models(conn: AsyncConnection, per_call: Mapping[str, int], now: float) -> None:
+    """Add models the table does not know yet; never overwrite an operator's edits."""
+    known = set((await conn.execute(select(model_prices.c.model))).scalars())
+    for model, micros in per_call.items():
+        if model not in known:
+            await conn.execute(
+                insert(model_prices).values(model=model, per_call_micros=micros, updated_at=now)
+            )
+
+
+async def set_model_price(
+    conn: AsyncConnection, price: ModelPrice, now: float, description: str = ""
+) -> None:
+    values = {
+        "per_call_micros": price.per_call_micros,
+        "upstream_model": price.upstream_model,
+        "enabled": price.enabled,
+        "description": description,
+        "updated_at": now,
+        **{column: price.per_second_micros.get(res) for res, column in _PER_SECOND_COLUMNS.items()},
+    }
+    done = await conn.execute(
+        update(model_prices).where(model_prices.c.model == price.model).values(**values)
+    )
+    if done.rowcount == 0:
+        await conn.execute(insert(model_prices).values(model=price.model, **values))
+
+
+async def delete_model(conn: AsyncConnection, model: str) -> bool:
+    return (
+        await conn.execute(delete(model_prices).where(model_prices.c.model == model))
+    ).rowcount == 1
+
+
+async def list_groups(conn: ReadConnection) -> list[dict[str, Any]]:
+    rows = await conn.execute(select(groups).order_by(groups.c.name))
+    return [dict(row._mapping) for row in rows]
+
+
+async def set_group(
+    conn: AsyncConnection, name: str, multiplier_ppm: int, description: str, now: float
+) -> None:
+    done = await conn.execute(
+        update(groups)
+        .where(groups.c.name == name)
+        .values(multiplier_ppm=multiplier_ppm, description=description)
+    )
+    if done.rowcount == 0:
+        await conn.execute(
+            insert(groups).values(
+                name=name, multiplier_ppm=multiplier_ppm, description=description, created_at=now
+            )
+        )

@@ -1,0 +1,139 @@
+"""Operator commands with --json, run as a person or a script would (subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Any:
+    env = {**os.environ, "VEORELAY_DATA_DIR": str(tmp_path / "data")}
+
+    def run(*args: str, ok: bool = True) -> Any:
+        result = subprocess.run(
+            [sys.executable, "-m", "veorelay", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert (result.returncode == 0) == ok, result.stderr
+        return json.loads(result.stdout) if ok and "--json" in args else result
+
+    return run
+
+
+def test_accounts_money_and_ledger(cli: Any) -> None:
+    account = cli("account", "create", "--name", "acme", "--balance", "10", "--json")
+    account_id = account["id"]
+    assert account["balance_micros"] == 10_000_000
+    assert (
+        cli("account", "top-up", account_id, "2.5", "--note", "promo", "--json")["balance_usd"]
+        == "12.500000"
+    )
+    assert (
+        cli("account", "adjust", account_id, "--note", "fix", "--json", "--", "-0.5")[
+            "balance_micros"
+        ]
+        == 12_000_000
+    )
+    refused = cli("account", "adjust", account_id, "--", "-100", ok=False)
+    assert "negative" in refused.stderr
+    ledger = cli("account", "ledger", account_id, "--json")["data"]
+    assert [(e["kind"], e["amount_micros"]) for e in ledger] == [
+        ("adjustment", -500_000),
+        ("topup", 2_500_000),
+        ("topup", 10_000_000),
+    ]
+    assert [a["id"] for a in cli("account", "list", "--json")["data"]] == [account_id]
+
+
+def test_tokens_prices_groups_codes_usage(cli: Any) -> None:
+    cli("group", "set", "vip", "--multiplier", "0.8", "--json")
+    created = cli(
+        "token",
+        "create",
+        "--name",
+        "ci",
+        "--balance",
+        "3",
+        "--group",
+        "vip",
+        "--billing-mode",
+        "pay_as_you_go_priority",
+        "--rpm-limit",
+        "5",
+        "--allowed-model",
+        "veo-3.1-fast-generate-preview",
+        "--ip",
+        "10.0.0.0/8",
+        "--spend-limit",
+        "2",
+        "--json",
+    )
+    assert created["token"].startswith("sk-vr-")
+    (token,) = cli("token", "list", "--json")["data"]
+    assert (token["group_name"], token["billing_mode"], token["rpm_limit"]) == (
+        "vip",
+        "pay_as_you_go_priority",
+        5,
+    )
+    assert token["allowed_models"] == ["veo-3.1-fast-generate-preview"]
+    assert token["spend_limit_usd"] == "2.000000"
+    assert "secret_hash" not in token
+    updated = cli("token", "update", token["id"], "--disable", "--max-in-flight", "2", "--json")
+    assert (updated["enabled"], updated["max_in_flight"]) == (False, 2)
+    assert cli("token", "create", "--name", "x", "--group", "nope", ok=False).returncode == 1
+
+    cli(
+        "price",
+        "set",
+        "veo-3.1-lite",
+        "--per-call",
+        "0.1",
+        "--per-second",
+        "720p=0.02",
+        "--upstream-model",
+        "veo-3.1-lite-generate-001",
+        "--json",
+    )
+    models = {m["model"]: m for m in cli("price", "list", "--json")["data"]}
+    assert models["veo-3.1-lite"]["per_second_usd"] == {"720p": "0.020000"}
+    assert models["veo-3.1-fast-generate-preview"]["per_call_usd"] == "0.300000"
+
+    batch = cli("redeem-codes", "create", "--amount", "1", "--count", "3", "--json")
+    assert len(batch["codes"]) == 3
+    listed = cli("redeem-codes", "list", "--batch", batch["batch_id"], "--json")["data"]
+    assert len(listed) == 3
+    assert all("code_hash" not in c for c in listed)
+
+    assert cli("usage", "list", "--json")["data"] == []
+    assert cli("usage", "list", "--csv").stdout.startswith("id,created_at,")
+    assert cli("usage", "summary", "--by", "day", "--json")["data"] == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["account"],
+        ["token"],
+        ["price"],
+        ["group"],
+        ["redeem-codes"],
+        ["usage"],
+        ["account", "adjust"],
+        ["token", "update"],
+        ["price", "set"],
+        ["usage", "list"],
+    ],
+)
+def test_operator_help(cli: Any, command: list[str]) -> None:
+    result = cli(*command, "--help")
+    assert "Usage" in result.stdout
