@@ -1,0 +1,96 @@
+"""Catalog, token settings, redemption and usage queries, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from tests.factories import balance, make_account, make_task
+from veorelay.core.lifecycle import Event
+from veorelay.core.models import Resolution
+from veorelay.core.pricing import ModelPrice
+from veorelay.db import accounts, catalog, redemption, usage
+from veorelay.db import tasks as task_db
+from veorelay.db.database import Database
+from veorelay.db.usage import UsageFilter
+from veorelay.errors import InvalidRequest, NotFound
+
+
+async def test_catalog_round_trip(database: Database) -> None:
+    async with database.write() as conn:
+        await catalog.seed_models(conn, {"a": 300_000, "b": 1_200_000}, 1.0)
+        await catalog.set_model_price(
+            conn, ModelPrice("a", 250_000, {Resolution.K4: 90_000}, "a-001", True), 2.0
+        )
+        await catalog.seed_models(conn, {"a": 1, "c": 5}, 3.0)  # never overwrites
+        await catalog.set_group(conn, "vip", 800_000, "VIP", 4.0)
+    async with database.read() as conn:
+        table = await catalog.model_price_table(conn)
+        groups = await catalog.group_multipliers(conn)
+    assert table["a"] == ModelPrice("a", 250_000, {Resolution.K4: 90_000}, "a-001", True)
+    assert table["c"].per_call_micros == 5
+    assert groups == {"default": 1_000_000, "vip": 800_000}
+
+
+async def test_token_settings_round_trip(database: Database) -> None:
+    token = await make_account(database)
+    async with database.write() as conn:
+        assert await accounts.update_token(
+            conn,
+            token.token_id,
+            allowed_models=["m1", "m2"],
+            ip_allowlist=["10.0.0.0/8"],
+            rpm_limit=5,
+            billing_mode="pay_as_you_go",
+            spend_limit_micros=2_000_000,
+        )
+    async with database.read() as conn:
+        identity = await accounts.find_token(conn, token.secret)
+        listed = await accounts.list_tokens(conn, token.account_id)
+    assert identity is not None
+    assert identity.settings.allowed_models == ["m1", "m2"]
+    assert identity.policy.ip_allowlist == ["10.0.0.0/8"]
+    assert identity.settings.billing_mode.value == "pay_as_you_go"
+    assert "secret_hash" not in listed[0]
+
+
+async def test_redemption_credits_once_under_concurrency(database: Database) -> None:
+    async with database.write() as conn:
+        _, (code,) = await redemption.create_batch(conn, 1_000_000, 1, None, time.time())
+    claimants = [await make_account(database, balance=0) for _ in range(4)]
+
+    async def attempt(account_id: str) -> bool:
+        try:
+            async with database.write() as conn:
+                await redemption.redeem(conn, account_id, code, time.time())
+            return True
+        except InvalidRequest:
+            return False
+
+    wins = await asyncio.gather(*(attempt(c.account_id) for c in claimants for _ in range(3)))
+    assert wins.count(True) == 1
+    assert sum([await balance(database, c.account_id) for c in claimants]) == 1_000_000
+    with pytest.raises(NotFound):
+        async with database.write() as conn:
+            await redemption.redeem(conn, claimants[0].account_id, "vr-unknown", time.time())
+
+
+async def test_usage_pages_and_summary(database: Database) -> None:
+    token = await make_account(database)
+    now = time.time()
+    made = [await make_task(database, token, now=now + i) for i in range(3)]
+    async with database.write() as conn:
+        await task_db.apply_transition(conn, made[0], Event.FAILED, now, error_code="x")
+    where = UsageFilter(account_id=token.account_id)
+    async with database.read() as conn:
+        page, more = await usage.usage_page(conn, where, after=None, limit=2)
+        rest, _ = await usage.usage_page(conn, where, after=page[-1]["id"], limit=2)
+        by_day = await usage.summary(conn, where, "day")
+        by_model = await usage.summary(conn, where, "model")
+    assert [r["id"] for r in page + rest] == [t.id for t in reversed(made)]
+    assert more
+    assert page[0]["charged_micros"] == 0  # nothing completed yet
+    assert sum(r["tasks"] for r in by_day) == 3
+    assert by_model[0]["failed"] == 1
