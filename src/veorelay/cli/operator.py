@@ -1,6 +1,6 @@
 """Operator commands: accounts, tokens, prices, groups, redemption codes, usage.
 
-Each runs the same handler as the admin API (api/admin.py) against the configured database,
+Each runs the same handler as the admin API (api/admin/) against the configured database,
 so the command line and the HTTP API cannot disagree. `--json` prints machine-readable output.
 """
 
@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from veorelay.api import admin
+from veorelay.api.admin import accounts as admin_accounts
+from veorelay.api.admin import catalog as admin_catalog
+from veorelay.api.admin import tokens as admin_tokens
+from veorelay.api.admin import usage as admin_usage
 from veorelay.core.pricing import BillingMode
 from veorelay.db.usage import UsageFilter
 from veorelay.errors import VeorelayError
@@ -79,7 +82,9 @@ def account_create(
 ) -> None:
     """Create an account, optionally with a starting balance."""
     command(
-        lambda s: admin.create_account(admin.AccountCreate(name=name, balance_usd=balance), s),
+        lambda s: admin_accounts.create_account(
+            admin_accounts.AccountCreate(name=name, balance_usd=balance), s
+        ),
         as_json,
     )
 
@@ -87,13 +92,13 @@ def account_create(
 @account_app.command("list")
 def account_list(as_json: JsonFlag = False) -> None:
     """All accounts with their balances."""
-    command(admin.list_accounts, as_json, ["id", "name", "balance_usd", "created_at"])
+    command(admin_accounts.list_accounts, as_json, ["id", "name", "balance_usd", "created_at"])
 
 
 @account_app.command("show")
 def account_show(account_id: str, as_json: JsonFlag = False) -> None:
     """One account."""
-    command(lambda s: admin.get_account(account_id, s), as_json)
+    command(lambda s: admin_accounts.get_account(account_id, s), as_json)
 
 
 @account_app.command("top-up")
@@ -104,8 +109,8 @@ def account_top_up(
     as_json: JsonFlag = False,
 ) -> None:
     """Add money to an account (a ledger 'topup')."""
-    change = admin.MoneyChange(amount_usd=amount, note=note)
-    command(lambda s: admin.top_up(account_id, change, s), as_json)
+    change = admin_accounts.MoneyChange(amount_usd=amount, note=note)
+    command(lambda s: admin_accounts.top_up(account_id, change, s), as_json)
 
 
 @account_app.command("adjust")
@@ -116,15 +121,15 @@ def account_adjust(
     as_json: JsonFlag = False,
 ) -> None:
     """Correct a balance up or down (a ledger 'adjustment'; never below zero)."""
-    change = admin.MoneyChange(amount_usd=amount, note=note)
-    command(lambda s: admin.adjust(account_id, change, s), as_json)
+    change = admin_accounts.MoneyChange(amount_usd=amount, note=note)
+    command(lambda s: admin_accounts.adjust(account_id, change, s), as_json)
 
 
 @account_app.command("ledger")
 def account_ledger(account_id: str, limit: int = 100, as_json: JsonFlag = False) -> None:
     """An account's ledger, newest first."""
     columns = ["id", "kind", "amount_usd", "balance_after_usd", "task_id", "note", "created_at"]
-    command(lambda s: admin.account_ledger(account_id, s, None, limit), as_json, columns)
+    command(lambda s: admin_accounts.account_ledger(account_id, s, None, limit), as_json, columns)
 
 
 # --- token -----------------------------------------------------------------------------
@@ -186,11 +191,11 @@ def token_create(
     async def create(services: Services) -> dict[str, Any]:
         account_id = account
         if account_id is None:
-            new = admin.AccountCreate(name=name, balance_usd=balance)
-            account_id = str((await admin.create_account(new, services))["id"])
-        body = admin.TokenCreate(account_id=account_id, name=name, **fields)
-        answer = await admin.create_token(body, services)
-        owner = await admin.get_account(account_id, services)
+            new = admin_accounts.AccountCreate(name=name, balance_usd=balance)
+            account_id = str((await admin_accounts.create_account(new, services))["id"])
+        body = admin_tokens.TokenCreate(account_id=account_id, name=name, **fields)
+        answer = await admin_tokens.create_token(body, services)
+        owner = await admin_accounts.get_account(account_id, services)
         return {
             "token": answer["secret"],
             "token_id": answer["token"]["id"],
@@ -224,7 +229,7 @@ def token_list(
         "enabled",
         "spent_usd",
     ]
-    command(lambda s: admin.list_tokens(s, account), as_json, columns)
+    command(lambda s: admin_tokens.list_tokens(s, account), as_json, columns)
 
 
 @token_app.command("update")
@@ -255,7 +260,10 @@ def token_update(
         rpm_limit=rpm_limit,
         max_in_flight=max_in_flight,
     )
-    command(lambda s: admin.update_token(token_id, admin.TokenUpdate(**fields), s), as_json)
+    command(
+        lambda s: admin_tokens.update_token(token_id, admin_tokens.TokenUpdate(**fields), s),
+        as_json,
+    )
 
 
 # --- price and group -------------------------------------------------------------------
@@ -267,7 +275,7 @@ price_app = typer.Typer(help="Models and their prices.", no_args_is_help=True)
 def price_list(as_json: JsonFlag = False) -> None:
     """Every model with its prices."""
     columns = ["model", "per_call_usd", "per_second_usd", "upstream_model", "enabled"]
-    command(admin.list_models, as_json, columns)
+    command(admin_catalog.list_models, as_json, columns)
 
 
 @price_app.command("set")
@@ -289,10 +297,10 @@ def price_set(
         if not usd:
             raise typer.BadParameter(f"{item!r} is not RESOLUTION=USD", param_hint="--per-second")
         rates[resolution] = usd
-    body = admin.ModelBody(
+    body = admin_catalog.ModelBody(
         per_call_usd=per_call, per_second_usd=rates, upstream_model=upstream_model, enabled=enabled
     )
-    command(lambda s: admin.put_model(model, body, s), as_json)
+    command(lambda s: admin_catalog.put_model(model, body, s), as_json)
 
 
 group_app = typer.Typer(help="Price groups (multipliers).", no_args_is_help=True)
@@ -301,7 +309,7 @@ group_app = typer.Typer(help="Price groups (multipliers).", no_args_is_help=True
 @group_app.command("list")
 def group_list(as_json: JsonFlag = False) -> None:
     """Every group with its multiplier."""
-    command(admin.list_groups, as_json, ["name", "multiplier", "description"])
+    command(admin_catalog.list_groups, as_json, ["name", "multiplier", "description"])
 
 
 @group_app.command("set")
@@ -312,8 +320,8 @@ def group_set(
     as_json: JsonFlag = False,
 ) -> None:
     """Create a group or change its multiplier."""
-    body = admin.GroupBody(multiplier=multiplier, description=description)
-    command(lambda s: admin.put_group(name, body, s), as_json)
+    body = admin_catalog.GroupBody(multiplier=multiplier, description=description)
+    command(lambda s: admin_catalog.put_group(name, body, s), as_json)
 
 
 # --- redemption codes and usage --------------------------------------------------------
@@ -329,8 +337,8 @@ def codes_create(
     as_json: JsonFlag = False,
 ) -> None:
     """Make a batch of codes. They are printed once; only their hashes are stored."""
-    body = admin.BatchBody(amount_usd=amount, count=count, expires_at=expires_at)
-    result = execute(lambda s: admin.create_codes(body, s))
+    body = admin_usage.BatchBody(amount_usd=amount, count=count, expires_at=expires_at)
+    result = execute(lambda s: admin_usage.create_codes(body, s))
     if as_json:
         emit(result, True)
         return
@@ -345,7 +353,7 @@ def codes_list(
 ) -> None:
     """Codes (not their secrets) and who redeemed them."""
     columns = ["id", "batch_id", "prefix", "amount_usd", "expires_at", "redeemed_at", "redeemed_by"]
-    command(lambda s: admin.list_codes(s, batch), as_json, columns)
+    command(lambda s: admin_usage.list_codes(s, batch), as_json, columns)
 
 
 usage_app = typer.Typer(help="The usage log: one record per video task.", no_args_is_help=True)
@@ -365,7 +373,9 @@ def usage_list(
 ) -> None:
     """Usage records, newest first."""
     where = UsageFilter(account, token, model, status)
-    response = execute(lambda s: admin.list_usage(where, s, None, limit, "csv" if csv else "json"))
+    response = execute(
+        lambda s: admin_usage.list_usage(where, s, None, limit, "csv" if csv else "json")
+    )
     if csv:
         print(response.body.decode(), end="")
         return
@@ -384,13 +394,13 @@ def usage_list(
 
 @usage_app.command("summary")
 def usage_summary(
-    by: Annotated[str, typer.Option(help="token, model, account or day")] = "model",
+    by: Annotated[
+        Literal["token", "model", "account", "day"], typer.Option(help="Group by.")
+    ] = "model",
     account: Annotated[str | None, typer.Option()] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Tasks and money grouped by token, model, account or day."""
-    if by not in ("token", "model", "account", "day"):
-        raise typer.BadParameter("token, model, account or day", param_hint="--by")
     where = UsageFilter(account_id=account)
     columns = ["key", "tasks", "completed", "failed", "charged_usd"]
-    command(lambda s: admin.usage_summary(where, s, by), as_json, columns)  # type: ignore[arg-type]
+    command(lambda s: admin_usage.usage_summary(where, s, by), as_json, columns)

@@ -1,0 +1,104 @@
+"""Admin: accounts, their money and their ledger."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import Query
+from pydantic import BaseModel, Field
+
+from veorelay import billing
+from veorelay.api.admin.common import Usd, admin_router, micros, money
+from veorelay.api.deps import ServicesDep
+from veorelay.db import accounts, usage
+from veorelay.errors import InvalidRequest, NotFound
+from veorelay.services import Services
+
+router = admin_router()
+
+
+class AccountCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    balance_usd: Usd = 0
+
+
+class AccountUpdate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class MoneyChange(BaseModel):
+    amount_usd: Usd
+    note: str | None = Field(None, max_length=500)
+
+
+async def account_json(services: Services, account_id: str) -> dict[str, Any]:
+    async with services.db.read() as conn:
+        found = await accounts.get_account(conn, account_id)
+    if found is None:
+        raise NotFound(f"No account {account_id!r}.", param="account_id")
+    return money(found)
+
+
+@router.post("/accounts")
+async def create_account(body: AccountCreate, services: ServicesDep) -> dict[str, Any]:
+    balance = micros(body.balance_usd, "balance_usd")
+    if balance < 0:
+        raise InvalidRequest("balance_usd must not be negative.", param="balance_usd")
+    async with services.db.write() as conn:
+        account_id = await accounts.create_account(conn, body.name, balance, time.time())
+    return await account_json(services, account_id)
+
+
+@router.get("/accounts")
+async def list_accounts(services: ServicesDep) -> dict[str, Any]:
+    async with services.db.read() as conn:
+        return {"data": [money(a) for a in await accounts.list_accounts(conn)]}
+
+
+@router.get("/accounts/{account_id}")
+async def get_account(account_id: str, services: ServicesDep) -> dict[str, Any]:
+    return await account_json(services, account_id)
+
+
+@router.patch("/accounts/{account_id}")
+async def update_account(
+    account_id: str, body: AccountUpdate, services: ServicesDep
+) -> dict[str, Any]:
+    async with services.db.write() as conn:
+        if not await accounts.rename_account(conn, account_id, body.name):
+            raise NotFound(f"No account {account_id!r}.", param="account_id")
+    return await account_json(services, account_id)
+
+
+@router.post("/accounts/{account_id}/top-ups")
+async def top_up(account_id: str, body: MoneyChange, services: ServicesDep) -> dict[str, Any]:
+    amount = micros(body.amount_usd, "amount_usd")
+    if amount <= 0:
+        raise InvalidRequest("A top-up must be positive.", param="amount_usd")
+    await account_json(services, account_id)
+    async with services.db.write() as conn:
+        await billing.top_up(conn, account_id, amount, time.time(), body.note)
+    return await account_json(services, account_id)
+
+
+@router.post("/accounts/{account_id}/adjustments")
+async def adjust(account_id: str, body: MoneyChange, services: ServicesDep) -> dict[str, Any]:
+    amount = micros(body.amount_usd, "amount_usd")
+    await account_json(services, account_id)
+    async with services.db.write() as conn:
+        await billing.adjust(conn, account_id, amount, time.time(), body.note)
+    return await account_json(services, account_id)
+
+
+@router.get("/accounts/{account_id}/ledger")
+async def account_ledger(
+    account_id: str,
+    services: ServicesDep,
+    before_id: Annotated[int | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    await account_json(services, account_id)
+    async with services.db.read() as conn:
+        rows = await usage.ledger_page(conn, account_id, before_id=before_id, limit=limit)
+    return {"data": [money(r) for r in rows]}

@@ -1,0 +1,120 @@
+"""Admin: price groups and models with their prices."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, StrictFloat, StrictInt, StrictStr
+from sqlalchemy import delete, func, select
+
+from veorelay.api.admin.common import Usd, admin_router, micros, usd
+from veorelay.api.deps import ServicesDep
+from veorelay.core.models import Resolution
+from veorelay.core.pricing import ModelPrice, multiplier_to_ppm
+from veorelay.db import catalog
+from veorelay.db.tables import groups, tokens
+from veorelay.errors import Conflict, InvalidRequest, NotFound
+
+router = admin_router()
+
+
+class GroupBody(BaseModel):
+    multiplier: StrictStr | StrictInt | StrictFloat = "1"
+    description: str = Field("", max_length=500)
+
+
+@router.get("/groups")
+async def list_groups(services: ServicesDep) -> dict[str, Any]:
+    async with services.db.read() as conn:
+        rows = await catalog.list_groups(conn)
+    return {
+        "data": [{**r, "multiplier": str(Decimal(r["multiplier_ppm"]) / 1_000_000)} for r in rows]
+    }
+
+
+@router.put("/groups/{name}")
+async def put_group(name: str, body: GroupBody, services: ServicesDep) -> dict[str, Any]:
+    try:
+        ppm = multiplier_to_ppm(body.multiplier)
+    except (ValueError, ArithmeticError) as exc:
+        raise InvalidRequest(str(exc), param="multiplier") from None
+    if ppm > 1000 * 1_000_000:
+        raise InvalidRequest("multiplier must be at most 1000.", param="multiplier")
+    async with services.db.write() as conn:
+        await catalog.set_group(conn, name, ppm, body.description, time.time())
+    services.prices.invalidate()
+    return {"name": name, "multiplier_ppm": ppm, "description": body.description}
+
+
+@router.delete("/groups/{name}")
+async def delete_group(name: str, services: ServicesDep) -> dict[str, Any]:
+    async with services.db.write() as conn:
+        users = (
+            await conn.execute(select(func.count()).where(tokens.c.group_name == name))
+        ).scalar_one()
+        if users:
+            raise Conflict(
+                f"{users} token(s) use group {name!r}; move them first.", code="group_in_use"
+            )
+        if (await conn.execute(delete(groups).where(groups.c.name == name))).rowcount == 0:
+            raise NotFound(f"No group {name!r}.", param="name")
+    services.prices.invalidate()
+    return {"name": name, "deleted": True}
+
+
+class ModelBody(BaseModel):
+    per_call_usd: Usd | None = None
+    per_second_usd: dict[Literal["720p", "1080p", "4k"], Usd] = Field(default_factory=dict)
+    upstream_model: str | None = None
+    enabled: bool = True
+    description: str = Field("", max_length=500)
+
+
+def _model_json(price: ModelPrice) -> dict[str, Any]:
+    return {
+        "model": price.model,
+        "per_call_micros": price.per_call_micros,
+        "per_call_usd": usd(price.per_call_micros),
+        "per_second_usd": {res.value: usd(v) for res, v in price.per_second_micros.items()},
+        "upstream_model": price.upstream_model,
+        "enabled": price.enabled,
+    }
+
+
+@router.get("/models")
+async def list_models(services: ServicesDep) -> dict[str, Any]:
+    async with services.db.read() as conn:
+        table = await catalog.model_price_table(conn)
+    return {"data": [_model_json(p) for p in sorted(table.values(), key=lambda p: p.model)]}
+
+
+@router.put("/models/{model}")
+async def put_model(model: str, body: ModelBody, services: ServicesDep) -> dict[str, Any]:
+    price = ModelPrice(
+        model=model,
+        per_call_micros=None
+        if body.per_call_usd is None
+        else micros(body.per_call_usd, "per_call_usd"),
+        per_second_micros={
+            Resolution(r): micros(v, "per_second_usd") for r, v in body.per_second_usd.items()
+        },
+        upstream_model=body.upstream_model,
+        enabled=body.enabled,
+    )
+    if price.per_call_micros is None and not price.per_second_micros:
+        raise InvalidRequest("Give a per_call_usd or per_second_usd price.", param="per_call_usd")
+    async with services.db.write() as conn:
+        await catalog.set_model_price(conn, price, time.time(), body.description)
+    services.prices.invalidate()
+    return _model_json(price)
+
+
+@router.delete("/models/{model}")
+async def delete_model(model: str, services: ServicesDep) -> dict[str, Any]:
+    async with services.db.write() as conn:
+        if not await catalog.delete_model(conn, model):
+            raise NotFound(f"No model {model!r}.", param="model")
+    services.prices.invalidate()
+    return {"model": model, "deleted": True}

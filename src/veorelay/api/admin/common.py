@@ -1,0 +1,68 @@
+"""What every admin route shares: the admin-key check, the router, money in and out."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request
+from pydantic import StrictFloat, StrictInt, StrictStr
+
+from veorelay.api.schemas import ErrorBody
+from veorelay.core.pricing import micros_to_usd, usd_to_micros
+from veorelay.errors import AuthenticationFailed, InvalidRequest, PermissionDenied
+from veorelay.services import Services
+
+
+async def require_admin(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> None:
+    services: Services = request.app.state.services
+    key = services.settings.admin_key
+    if key is None:
+        raise PermissionDenied(
+            "The admin API is off; set VEORELAY_ADMIN_KEY.", code="admin_disabled"
+        )
+    scheme, _, secret = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        secret.strip(), key.get_secret_value()
+    ):
+        raise AuthenticationFailed("Invalid admin key.", code="invalid_admin_key")
+
+
+def admin_router() -> APIRouter:
+    """A router whose every route needs the admin key."""
+    return APIRouter(
+        prefix="/admin/api",
+        tags=["admin"],
+        dependencies=[Depends(require_admin)],
+        responses={code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409)},
+    )
+
+
+# Strict: a boolean or a list is not an amount of money.
+Usd = StrictStr | StrictInt | StrictFloat
+MAX_MICROS = 10**15  # a billion dollars; keeps every sum inside a 64-bit column
+
+
+def micros(value: Usd, param: str) -> int:
+    try:
+        micros = usd_to_micros(value)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc), param=param) from None
+    if abs(micros) > MAX_MICROS:
+        raise InvalidRequest(f"{param} is out of range.", param=param)
+    return micros
+
+
+def usd(micros: int | None) -> str | None:
+    return None if micros is None else f"{micros_to_usd(micros):.6f}"
+
+
+def money(row: dict[str, Any]) -> dict[str, Any]:
+    """Add a `*_usd` string beside every `*_micros` integer."""
+    out = dict(row)
+    for key, value in row.items():
+        if key.endswith("_micros"):
+            out[key.removesuffix("_micros") + "_usd"] = usd(value)
+    return out

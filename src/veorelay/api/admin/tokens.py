@@ -1,0 +1,125 @@
+"""Admin: tokens and their settings (group, billing mode, limits, allow-lists)."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+from veorelay.api.admin.accounts import account_json
+from veorelay.api.admin.common import Usd, admin_router, micros, money
+from veorelay.api.deps import ServicesDep
+from veorelay.core.pricing import BillingMode
+from veorelay.db import accounts, catalog
+from veorelay.db.accounts import TokenSettings
+from veorelay.errors import InvalidRequest, NotFound
+from veorelay.services import Services
+
+router = admin_router()
+
+
+class TokenFields(BaseModel):
+    group: str | None = None
+    billing_mode: BillingMode | None = None
+    enabled: bool | None = None
+    expires_at: float | None = Field(None, ge=0, le=1e11)
+    allowed_models: list[str] | None = None
+    ip_allowlist: list[str] | None = None
+    spend_limit_usd: Usd | None = None
+    rpm_limit: int | None = Field(None, ge=1, le=1_000_000)
+    max_in_flight: int | None = Field(None, ge=1, le=1_000_000)
+
+    @field_validator("ip_allowlist")
+    @classmethod
+    def _cidrs(cls, value: list[str] | None) -> list[str] | None:
+        for entry in value or []:
+            ipaddress.ip_network(entry, strict=False)  # raises ValueError -> 400
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        """The settings given in the request (null clears a limit)."""
+        given = self.model_dump(exclude_unset=True)
+        for required in ("group", "billing_mode", "enabled", "name"):  # these cannot be cleared
+            if given.get(required, "") is None:
+                raise InvalidRequest(f"{required} cannot be null.", param=required)
+        if "group" in given:
+            given["group_name"] = given.pop("group")
+        if "spend_limit_usd" in given:
+            value = given.pop("spend_limit_usd")
+            given["spend_limit_micros"] = (
+                None if value is None else micros(value, "spend_limit_usd")
+            )
+        return given
+
+
+class TokenCreate(TokenFields):
+    account_id: str
+    name: str = Field(min_length=1, max_length=200)
+
+
+class TokenUpdate(TokenFields):
+    name: str | None = Field(None, min_length=1, max_length=200)
+
+
+async def _check_group(services: Services, changes: dict[str, Any]) -> None:
+    if changes.get("group_name") is not None:
+        async with services.db.read() as conn:
+            known = await catalog.group_multipliers(conn)
+        if changes["group_name"] not in known:
+            raise InvalidRequest(f"No group {changes['group_name']!r}.", param="group")
+
+
+async def _token(services: Services, token_id: str) -> dict[str, Any]:
+    async with services.db.read() as conn:
+        found = await accounts.get_token(conn, token_id)
+    if found is None:
+        raise NotFound(f"No token {token_id!r}.", param="token_id")
+    return money(found)
+
+
+@router.post("/tokens")
+async def create_token(body: TokenCreate, services: ServicesDep) -> dict[str, Any]:
+    """Create a token; the secret is in this answer only."""
+    await account_json(services, body.account_id)
+    changes = {k: v for k, v in body.changes().items() if v is not None}
+    changes.pop("account_id", None)
+    changes.pop("name", None)
+    await _check_group(services, changes)
+    async with services.db.write() as conn:
+        created = await accounts.create_token(
+            conn, body.account_id, body.name, time.time(), TokenSettings(**changes)
+        )
+    return {"token": await _token(services, created.token_id), "secret": created.secret}
+
+
+@router.get("/tokens")
+async def list_tokens(services: ServicesDep, account_id: str | None = None) -> dict[str, Any]:
+    async with services.db.read() as conn:
+        return {"data": [money(t) for t in await accounts.list_tokens(conn, account_id)]}
+
+
+@router.get("/tokens/{token_id}")
+async def get_token(token_id: str, services: ServicesDep) -> dict[str, Any]:
+    return await _token(services, token_id)
+
+
+@router.patch("/tokens/{token_id}")
+async def update_token(token_id: str, body: TokenUpdate, services: ServicesDep) -> dict[str, Any]:
+    changes = body.changes()
+    await _check_group(services, changes)
+    if changes:
+        async with services.db.write() as conn:
+            if not await accounts.update_token(conn, token_id, **changes):
+                raise NotFound(f"No token {token_id!r}.", param="token_id")
+    return await _token(services, token_id)
+
+
+@router.delete("/tokens/{token_id}")
+async def disable_token(token_id: str, services: ServicesDep) -> dict[str, Any]:
+    """Tokens are disabled, not erased: their tasks and usage stay attributable."""
+    async with services.db.write() as conn:
+        if not await accounts.update_token(conn, token_id, enabled=False):
+            raise NotFound(f"No token {token_id!r}.", param="token_id")
+    return await _token(services, token_id)
