@@ -25,6 +25,7 @@ from starlette.routing import Match
 from veorelay import __version__
 from veorelay.api import account, admin, compat, videos
 from veorelay.api.auth import TokenCache
+from veorelay.api.limits import BodySizeLimit
 from veorelay.db import catalog
 from veorelay.db.database import Database
 from veorelay.db.migrate import upgrade
@@ -41,6 +42,9 @@ from veorelay.upstream.gemini import GeminiClient
 log = logging.getLogger("veorelay")
 
 SIMULATOR_KEY = "veorelay-simulator"
+# The largest request: a 20 MB image as base64 in JSON (~27 MB), with room for the rest. Bigger
+# bodies are refused while they arrive, before anything is spooled to disk.
+MAX_BODY_BYTES = 34 * 1024 * 1024
 _CONSTRAINT_ERRORS = {
     "greater_than",
     "greater_than_equal",
@@ -60,6 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
         description="A gateway for Google's Veo 3.1 video models with an OpenAI-style API.",
         lifespan=lambda app: _lifespan(app, settings),
     )
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     app.include_router(videos.router)
     app.include_router(compat.router)
     app.include_router(account.router)

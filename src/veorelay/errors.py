@@ -7,6 +7,7 @@
     ├── PermissionDenied               (403)
     ├── NotFound                       (404; code not_found)
     ├── Conflict                       (409; e.g. video_not_ready)
+    ├── RequestTooLarge                (413; code request_too_large)
     ├── InsufficientQuota              (429; code insufficient_quota)
     ├── UnsupportedMediaType           (415; body neither JSON nor multipart)
     ├── RateLimited                    (429; code rate_limit_exceeded)
@@ -79,6 +80,12 @@ class Conflict(VeorelayError):
     status = 409
     type = "invalid_request_error"
     default_code = "conflict"
+
+
+class RequestTooLarge(VeorelayError):
+    status = 413
+    type = "invalid_request_error"
+    default_code = "request_too_large"
 
 
 class InsufficientQuota(VeorelayError):

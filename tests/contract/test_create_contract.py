@@ -436,6 +436,40 @@ def test_list_parameters(api: tuple[Gateway, str], query: str, code: str, param:
     assert (response.json()["error"]["code"], response.json()["error"]["param"]) == (code, param)
 
 
+@pytest.mark.parametrize("encoding", ["json", "multipart", "chunked"])
+def test_oversized_bodies_are_refused_with_413(api: tuple[Gateway, str], encoding: str) -> None:
+    gateway, token = api
+    before = count(gateway, token)
+    huge = PNG + b"\x00" * (40 * 1024 * 1024)
+    headers = {"Authorization": f"Bearer {token}"}
+    if encoding == "json":
+        body = {"model": FAST, "prompt": "x", "input_reference": base64.b64encode(huge).decode()}
+        response = httpx.post(f"{gateway.url}/v1/videos", json=body, headers=headers, timeout=60)
+    elif encoding == "chunked":  # no Content-Length: counted as it arrives
+
+        def chunks() -> Iterator[bytes]:
+            for _ in range(40):
+                yield b"\x00" * (1024 * 1024)
+
+        response = httpx.post(
+            f"{gateway.url}/v1/videos",
+            content=chunks(),
+            timeout=60,
+            headers={**headers, "Content-Type": "application/json"},
+        )
+    else:
+        response = httpx.post(
+            f"{gateway.url}/v1/videos",
+            data={"model": FAST, "prompt": "x"},
+            files={"input_reference": ("big.png", huge)},
+            headers=headers,
+            timeout=60,
+        )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"
+    assert count(gateway, token) == before
+
+
 def test_unknown_query_parameters_are_ignored(api: tuple[Gateway, str]) -> None:
     gateway, token = api  # LiteLLM adds ?video_id= to content requests
     response = httpx.get(

@@ -10,7 +10,13 @@ from starlette.datastructures import UploadFile
 
 from veorelay.core.images import IMAGE_PARAM, MAX_IMAGE_BYTES, image_from_bytes
 from veorelay.core.models import ImageInput
-from veorelay.errors import InvalidRequest, ParseRequestFailed, UnsupportedMediaType
+from veorelay.errors import (
+    InvalidRequest,
+    ParseRequestFailed,
+    RequestTooLarge,
+    UnsupportedMediaType,
+    VeorelayError,
+)
 
 MAX_JSON_BYTES = 32 * 1024 * 1024  # room for a 20 MB image as base64
 
@@ -27,11 +33,11 @@ async def read_create_body(request: Request) -> tuple[dict[str, Any], list[Image
 
 
 async def _read_json(request: Request) -> dict[str, Any]:
-    body = b""
+    body = bytearray()  # appending to bytes would copy the whole body each time
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_JSON_BYTES:
-            raise InvalidRequest(f"The JSON body is larger than {MAX_JSON_BYTES} bytes.")
+            raise RequestTooLarge(f"The JSON body is larger than {MAX_JSON_BYTES} bytes.")
     try:
         fields = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -44,6 +50,8 @@ async def _read_json(request: Request) -> dict[str, Any]:
 async def _read_form(request: Request) -> tuple[dict[str, Any], list[ImageInput]]:
     try:
         form = await request.form(max_files=4, max_fields=100, max_part_size=MAX_JSON_BYTES)
+    except VeorelayError:
+        raise  # e.g. the body size limit
     except Exception as exc:  # multipart's own errors carry a readable message
         raise ParseRequestFailed(f"The multipart body could not be read: {exc}.") from None
     fields: dict[str, Any] = {}
