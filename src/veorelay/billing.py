@@ -95,8 +95,10 @@ async def settle(
     if settlement is Settlement.CAPTURE:
         await _change(conn, account_id, task_id, "capture", 0, now)
     else:
-        await _change(conn, account_id, task_id, "release", price, now)
+        # Token row before account row, the order `create_task` locks them in: the other
+        # order deadlocks on PostgreSQL when a create and a release race on one token.
         await _spend(conn, token_id, -price)
+        await _change(conn, account_id, task_id, "release", price, now)
 
 
 async def _spend(conn: AsyncConnection, token_id: str, amount: int) -> None:

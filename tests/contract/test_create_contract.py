@@ -33,6 +33,12 @@ def jpeg() -> bytes:
     return buffer.getvalue()
 
 
+def webp() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 36), "red").save(buffer, "WEBP")
+    return buffer.getvalue()
+
+
 @dataclass
 class Row:
     name: str
@@ -85,6 +91,18 @@ ACCEPTED = [
         "1280x720",
     ),
     ok("metadata as a JSON string", {"metadata": '{"durationSeconds": "6"}'}, "6", "1280x720"),
+    ok("duration as a JSON integer (leniency)", {"duration": 4}, "4", "1280x720", json_only=True),
+    ok("resolution in capitals", {"resolution": "1080P"}, "8", "1920x1080"),
+    ok("4K in capitals, in metadata", {"metadata": {"resolution": "4K"}}, "8", "3840x2160"),
+    ok("size with a capital X", {"size": "720X1280"}, "8", "720x1280"),
+    ok(
+        "seed as a JSON integer",
+        {"seed": 42},
+        "8",
+        "1280x720",
+        json_only=True,
+        echo={"seed": 42},
+    ),
     ok("size 720x1280", {"size": "720x1280"}, "8", "720x1280"),
     ok("size 1920x1080", {"size": "1920x1080"}, "8", "1920x1080"),
     ok("size 1080x1920", {"size": "1080x1920"}, "8", "1080x1920"),
@@ -165,6 +183,14 @@ ACCEPTED = [
         multipart_only=True,
     ),
     ok(
+        "image as a WebP file part",
+        {},
+        "8",
+        "1280x720",
+        files=[("ref.webp", webp())],
+        multipart_only=True,
+    ),
+    ok(
         "image as a JPEG file part, 4k",
         {"size": "3840x2160"},
         "8",
@@ -205,7 +231,49 @@ REFUSED = [
         "metadata 4k needs 8 s",
         {"metadata": {"resolution": "4k", "durationSeconds": 4}},
         "INVALID_ARGUMENT",
-        "seconds",
+        "metadata.durationSeconds",
+    ),
+    bad(
+        "1080p needs 8 s, named by the duration that won",
+        {"size": "1920x1080", "seconds": "8", "duration": "6"},
+        "INVALID_ARGUMENT",
+        "duration",
+    ),
+    bad("seconds in superscript digits", {"seconds": "\u00b2"}, "INVALID_ARGUMENT", "seconds"),
+    bad("seconds in Arabic-Indic digits", {"seconds": "\u0668"}, "INVALID_ARGUMENT", "seconds"),
+    bad("seed in superscript digits", {"seed": "\u00b9\u00b2"}, "INVALID_ARGUMENT", "seed"),
+    bad(
+        "metadata.durationSeconds a float",
+        {"metadata": {"durationSeconds": 8.0}},
+        "parse_request_failed",
+        "metadata.durationSeconds",
+    ),
+    bad(
+        "metadata.durationSeconds a boolean",
+        {"metadata": {"durationSeconds": True}},
+        "parse_request_failed",
+        "metadata.durationSeconds",
+    ),
+    bad(
+        "metadata.aspectRatio unknown",
+        {"metadata": {"aspectRatio": "4:3"}},
+        "INVALID_ARGUMENT",
+        "metadata.aspectRatio",
+    ),
+    bad("size not a string", {"size": 1280}, "parse_request_failed", "size", json_only=True),
+    bad(
+        "resolution not a string",
+        {"resolution": 720},
+        "parse_request_failed",
+        "resolution",
+        json_only=True,
+    ),
+    bad(
+        "aspectRatio not a string",
+        {"aspectRatio": 1.78},
+        "parse_request_failed",
+        "aspectRatio",
+        json_only=True,
     ),
     bad("unknown size", {"size": "1792x1024"}, "INVALID_ARGUMENT", "size"),
     bad("unknown resolution", {"resolution": "8k"}, "INVALID_ARGUMENT", "resolution"),
@@ -243,6 +311,27 @@ REFUSED = [
     bad("prompt empty", {"prompt": "  "}, "INVALID_ARGUMENT", "prompt"),
     bad("prompt too long", {"prompt": "x" * 4001}, "INVALID_ARGUMENT", "prompt"),
     bad("prompt not a string", {"prompt": 7}, "parse_request_failed", "prompt", json_only=True),
+    bad("prompt with a NUL character", {"prompt": "a\x00b"}, "INVALID_ARGUMENT", "prompt"),
+    bad(
+        "prompt with a lone surrogate",
+        {"prompt": "a\ud800b"},
+        "INVALID_ARGUMENT",
+        "prompt",
+        json_only=True,
+    ),
+    bad(
+        "negativePrompt too long",
+        {"negativePrompt": "x" * 2001},
+        "INVALID_ARGUMENT",
+        "negativePrompt",
+    ),
+    bad(
+        "negativePrompt not a string",
+        {"negativePrompt": ["blurry"]},
+        "parse_request_failed",
+        "negativePrompt",
+        json_only=True,
+    ),
     bad("seed negative", {"seed": "-5"}, "INVALID_ARGUMENT", "seed"),
     bad("seed too large", {"seed": "4294967296"}, "INVALID_ARGUMENT", "seed"),
     bad(
@@ -257,6 +346,28 @@ REFUSED = [
         "INVALID_ARGUMENT",
         "input_reference",
         multipart_only=True,
+    ),
+    bad(
+        "image by {image_url} remote URL",
+        {"input_reference": {"image_url": "https://example.com/a.png"}},
+        "INVALID_ARGUMENT",
+        "input_reference",
+        json_only=True,
+    ),
+    bad(
+        "image as a data: URL without base64",
+        {"input_reference": "data:image/png,abc"},
+        "INVALID_ARGUMENT",
+        "input_reference",
+    ),
+    bad("image under another name", {"image": PNG_B64}, "INVALID_ARGUMENT", "image"),
+    bad("images list", {"images": [PNG_B64]}, "INVALID_ARGUMENT", "images", json_only=True),
+    bad(
+        "an image over 20 MB as base64 in JSON",
+        {"input_reference": base64.b64encode(PNG + b"\x00" * (20 * 1024 * 1024)).decode()},
+        "INVALID_ARGUMENT",
+        "input_reference",
+        json_only=True,
     ),
     bad(
         "image by file_id",
@@ -341,8 +452,9 @@ def send(gateway: Gateway, token: str, row: Row, encoding: str) -> httpx.Respons
     fields = {k: v for k, v in fields.items() if v is not None}
     headers = {"Authorization": f"Bearer {token}"}
     url = f"{gateway.url}/v1/videos"
-    if encoding == "json":
-        return httpx.post(url, json=fields, headers=headers, timeout=30)
+    if encoding == "json":  # json.dumps escapes to ASCII, so even a lone surrogate can be sent
+        headers["Content-Type"] = "application/json"
+        return httpx.post(url, content=json.dumps(fields), headers=headers, timeout=30)
     form = {k: v if isinstance(v, str) else json.dumps(v) for k, v in fields.items()}
     files = [("input_reference", (name, data)) for name, data in row.files]
     # httpx sends urlencoded without files; force multipart with an empty file list marker
@@ -511,3 +623,62 @@ def test_openapi_describes_both_bodies(api: tuple[Gateway, str]) -> None:
         "/v1/videos/{video_id}/content",
         "/v1/video/generations/{task_id}",
     }
+
+
+@pytest.mark.parametrize(
+    ("files", "data", "code", "param"),
+    [
+        ({"picture": ("a.png", PNG)}, {}, "INVALID_ARGUMENT", "picture"),
+        (
+            {"input_reference": ("a.png", PNG)},
+            {"seconds": ["4", "6"]},
+            "parse_request_failed",
+            "seconds",
+        ),
+    ],
+    ids=["a file under another name", "a field given twice"],
+)
+def test_odd_multipart_forms(
+    api: tuple[Gateway, str], files: dict[str, Any], data: dict[str, Any], code: str, param: str
+) -> None:
+    gateway, token = api
+    before = count(gateway, token)
+    response = httpx.post(
+        f"{gateway.url}/v1/videos",
+        data={"model": FAST, "prompt": "x", **data},
+        files=files,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 400
+    assert (response.json()["error"]["code"], response.json()["error"]["param"]) == (code, param)
+    assert count(gateway, token) == before
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/videos/video_%00",
+        "/v1/videos/%F0%9F%8E%AC",
+        "/v1/videos/video_0123/content",
+        "/v1/video/generations/not-a-task",
+    ],
+)
+def test_malformed_ids_are_unknown(api: tuple[Gateway, str], path: str) -> None:
+    gateway, token = api
+    response = httpx.get(f"{gateway.url}{path}", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["code"] == "not_found"
+    assert error["param"] == ("task_id" if "generations" in path else "video_id")
+
+
+def test_an_empty_or_malformed_after_cursor(api: tuple[Gateway, str]) -> None:
+    gateway, token = api
+    headers = {"Authorization": f"Bearer {token}"}
+    first = httpx.get(f"{gateway.url}/v1/videos?limit=2", headers=headers).json()
+    assert len(first["data"]) == 2
+    empty_cursor = httpx.get(f"{gateway.url}/v1/videos?limit=2&after=", headers=headers).json()
+    assert [v["id"] for v in empty_cursor["data"]] == [v["id"] for v in first["data"]]
+    bad_cursor = httpx.get(f"{gateway.url}/v1/videos?after=video_%00", headers=headers)
+    assert bad_cursor.status_code == 200
+    assert bad_cursor.json()["data"] == []

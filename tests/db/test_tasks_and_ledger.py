@@ -217,3 +217,30 @@ async def test_cancel_completion_and_deadline_race_to_one_settlement(database: D
         assert kinds[0] == "hold"
         assert len(kinds) == 2
         assert kinds[1] == ("capture" if wins[0] else "release")
+
+
+async def test_creates_and_releases_on_one_token_do_not_deadlock(database: Database) -> None:
+    # A create locks the token row and then the account; a release must take them in the
+    # same order, or PostgreSQL aborts one of two concurrent transactions as a deadlock.
+    token = await make_account(database, balance=10**12)
+    pending = [await make_task(database, token) for _ in range(40)]
+
+    async def create_many() -> None:
+        for _ in range(40):
+            await make_task(database, token)
+
+    async def release(tasks_to_fail: list[task_db.Task]) -> None:
+        for task in tasks_to_fail:
+            async with database.write() as conn:
+                moved = await task_db.apply_transition(
+                    conn, task, Event.FAILED, time.time(), error_code="x"
+                )
+                assert moved is not None
+
+    await asyncio.gather(
+        create_many(), create_many(), release(pending[::2]), release(pending[1::2])
+    )
+    async with database.read() as conn:
+        kinds = await conn.execute(select(ledger.c.kind, func.count()).group_by(ledger.c.kind))
+        counts = dict(kinds.all())
+    assert counts == {"topup": 1, "hold": 120, "release": 40}

@@ -22,6 +22,6 @@ async def generation_status(
     task_id: str, request: Request, identity: IdentityDep, services: ServicesDep
 ) -> CompatStatus:
     """Status in new-api's shape; `url` points at our authenticated content endpoint."""
-    task = await own_task(services, task_id, identity.account_id)
+    task = await own_task(services, task_id, identity.account_id, param="task_id")
     url = str(request.url_for("download_video", video_id=task.id))
     return views.compat_status(task, url)

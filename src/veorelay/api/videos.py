@@ -122,7 +122,7 @@ async def list_videos(
     """The account's videos, newest first by default; page on with `after=<last_id>`."""
     async with services.db.read() as conn:
         page, has_more = await task_db.list_tasks(
-            conn, identity.account_id, after=after, limit=limit, descending=order == "desc"
+            conn, identity.account_id, after=after or None, limit=limit, descending=order == "desc"
         )
     now = time.time()
     return VideoList(
@@ -194,11 +194,15 @@ async def download_video(video_id: str, identity: IdentityDep, services: Service
     )
 
 
-async def own_task(services: ServicesDep, video_id: str, account_id: str) -> Task:
-    async with services.db.read() as conn:
-        task = await task_db.get_task(conn, video_id, account_id)
+async def own_task(
+    services: ServicesDep, video_id: str, account_id: str, param: str = "video_id"
+) -> Task:
+    task = None
+    if task_db.is_task_id(video_id):
+        async with services.db.read() as conn:
+            task = await task_db.get_task(conn, video_id, account_id)
     if task is None:  # a foreign task looks exactly like a missing one
-        raise NotFound(f"No video found with id {video_id!r}.", param="video_id")
+        raise NotFound(f"No video found with id {video_id!r}.", param=param)
     return task
 
 

@@ -40,6 +40,8 @@ UNSUPPORTED_FIELDS: dict[str, str] = {
     "referenceImages": "referenceImages is not supported; send one input_reference image.",
     "lastFrame": "lastFrame (first/last-frame generation) is not supported.",
     "video": "video (video extension) is not supported.",
+    "image": "image is not a parameter of this API; send the reference image as input_reference.",
+    "images": "Only one reference image is supported; send it as input_reference.",
 }
 
 
@@ -67,7 +69,7 @@ def parse_video_request(
             param="prompt",
         )
 
-    seconds = _seconds(metadata, fields)
+    seconds, seconds_param = _seconds(metadata, fields)
     size_resolution, size_aspect = _size(fields)
     resolution = _choice(
         Resolution,
@@ -83,7 +85,7 @@ def parse_video_request(
         raise InvalidRequest(
             f"resolution {resolution} requires seconds=8 (got {seconds}); "
             "4 and 6 seconds are available at 720p only.",
-            param="seconds",
+            param=seconds_param,
         )
 
     return VideoSpec(
@@ -119,9 +121,21 @@ def _required_text(fields: Mapping[str, Any], name: str) -> str:
         raise InvalidRequest(f"{name} is required.", param=name, code="missing_required_parameter")
     if not isinstance(value, str):
         raise ParseRequestFailed(f"{name} must be a string.", param=name)
-    value = value.strip()
+    value = _plain_text(name, value).strip()
     if not value:
         raise InvalidRequest(f"{name} must not be empty.", param=name)
+    return value
+
+
+def _plain_text(param: str, value: str) -> str:
+    """Refuse what no database or upstream can store: NUL characters and lone surrogates
+    (JSON's "\\ud800"), which are not valid UTF-8."""
+    if "\x00" in value:
+        raise InvalidRequest(f"{param} must not contain NUL characters.", param=param)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequest(f"{param} is not valid Unicode text.", param=param) from None
     return value
 
 
@@ -137,10 +151,11 @@ def _given(
     return given
 
 
-def _seconds(metadata: Mapping[str, Any], fields: Mapping[str, Any]) -> int:
+def _seconds(metadata: Mapping[str, Any], fields: Mapping[str, Any]) -> tuple[int, str]:
+    """The duration and the parameter it came from."""
     given = _given(metadata, fields, "durationSeconds", "duration", "seconds")
-    values = [_duration(param, value) for param, value in given]
-    return values[0] if values else DEFAULT_SECONDS
+    values = [(_duration(param, value), param) for param, value in given]
+    return values[0] if values else (DEFAULT_SECONDS, "seconds")
 
 
 def _duration(param: str, value: Any) -> int:
@@ -150,11 +165,16 @@ def _duration(param: str, value: Any) -> int:
             f'{param} must be a string such as "8" (got {type(value).__name__}).', param=param
         )
     text = str(value).strip()
-    if not text.isdigit() or int(text) not in DURATIONS:
+    if not _is_decimal(text) or int(text) not in DURATIONS:
         raise InvalidRequest(
             f'{param} must be one of "4", "6" or "8" (got {value!r}).', param=param
         )
     return int(text)
+
+
+def _is_decimal(text: str) -> bool:
+    # str.isdigit() also accepts "²" and Arabic-Indic digits, which int() then refuses or reads.
+    return text.isascii() and text.isdigit()
 
 
 def _size(fields: Mapping[str, Any]) -> tuple[Resolution | None, AspectRatio | None]:
@@ -197,6 +217,7 @@ def _negative_prompt(fields: Mapping[str, Any]) -> str | None:
         return None
     if not isinstance(value, str):
         raise ParseRequestFailed("negativePrompt must be a string.", param="negativePrompt")
+    value = _plain_text("negativePrompt", value)
     if len(value) > MAX_NEGATIVE_PROMPT_CHARS:
         raise InvalidRequest(
             f"negativePrompt is longer than {MAX_NEGATIVE_PROMPT_CHARS} characters.",
@@ -211,7 +232,7 @@ def _seed(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ParseRequestFailed('seed must be a string of digits such as "42".', param="seed")
     text = str(value).strip()
-    if not text.isdigit() or int(text) > MAX_SEED:
+    if not _is_decimal(text) or int(text) > MAX_SEED:
         raise InvalidRequest(f"seed must be an integer from 0 to {MAX_SEED}.", param="seed")
     return int(text)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -16,9 +17,16 @@ from veorelay.core.models import AspectRatio, ImageInput, Resolution, VideoSpec
 from veorelay.db.database import ReadConnection
 from veorelay.db.tables import task_inputs, tasks, tokens
 
+_TASK_ID = re.compile(r"video_[0-9a-f]{32}")
+
 
 def new_task_id() -> str:
     return f"video_{secrets.token_hex(16)}"
+
+
+def is_task_id(value: str) -> bool:
+    """Whether `value` could name a task; anything else is unknown without a query."""
+    return _TASK_ID.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)
@@ -198,6 +206,8 @@ async def list_tasks(
     query = select(*_COLUMNS).where(tasks.c.account_id == account_id, tasks.c.deleted_at.is_(None))
     key = tuple_(tasks.c.created_at, tasks.c.id)
     if after is not None:
+        if not is_task_id(after):
+            return [], False
         cursor = (
             await conn.execute(
                 select(tasks.c.created_at, tasks.c.id).where(
