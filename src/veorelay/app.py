@@ -136,6 +136,7 @@ async def _running_engine(settings: Settings, services: Services) -> AsyncIterat
             concurrency=settings.engine_concurrency,
             tick_seconds=settings.engine_tick_seconds,
             lease_seconds=settings.engine_lease_seconds,
+            drain_seconds=settings.engine_drain_seconds,
         )
         engine_task = asyncio.create_task(services.engine.run_forever())
         try:

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     engine_lease_seconds: float = Field(
         30.0, gt=0, description="How long a worker owns a task step before others may take it."
     )
+    engine_drain_seconds: float = Field(
+        10.0, ge=0, description="On shutdown, how long steps in flight may finish."
+    )
     task_timeout_seconds: float = Field(
         1800.0, gt=0, description="A task not completed this long after creation fails (scaled)."
     )

@@ -71,6 +71,31 @@ def test_admin_api_needs_the_admin_key(operator: tuple[Gateway, Admin]) -> None:
         assert response.json()["error"]["code"] == "invalid_admin_key"
 
 
+def test_a_non_ascii_admin_key_is_simply_wrong(operator: tuple[Gateway, Admin]) -> None:
+    _, admin = operator
+    response = httpx.get(
+        f"{admin.url}/accounts", headers={"Authorization": "Bearer cl\u00e9".encode("latin-1")}
+    )
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_admin_key"
+
+
+def test_the_default_group_cannot_be_deleted(operator: tuple[Gateway, Admin]) -> None:
+    _, admin = operator
+    response = httpx.delete(f"{admin.url}/groups/default", headers=admin.headers)
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "group_required"
+    assert "default" in {g["name"] for g in admin("GET", "/groups")["data"]}
+
+
+def test_a_negative_spend_limit_is_refused(operator: tuple[Gateway, Admin]) -> None:
+    _, admin = operator
+    body = {"account_id": admin.account(), "name": "t", "spend_limit_usd": "-1"}
+    response = httpx.post(f"{admin.url}/tokens", json=body, headers=admin.headers)
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "spend_limit_usd"
+
+
 def test_top_up_adjust_and_ledger(operator: tuple[Gateway, Admin]) -> None:
     _, admin = operator
     account = admin.account("1")

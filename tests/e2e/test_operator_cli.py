@@ -90,7 +90,9 @@ def test_tokens_prices_groups_codes_usage(cli: Any) -> None:
     assert "secret_hash" not in token
     updated = cli("token", "update", token["id"], "--disable", "--max-in-flight", "2", "--json")
     assert (updated["enabled"], updated["max_in_flight"]) == (False, 2)
+    accounts_before = cli("account", "list", "--json")["data"]
     assert cli("token", "create", "--name", "x", "--group", "nope", ok=False).returncode == 1
+    assert cli("account", "list", "--json")["data"] == accounts_before  # no orphan account
 
     cli(
         "price",

@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -149,6 +150,7 @@ async def test_unknown_upstream_key_fails_the_task_without_showing_it(
     task = await rig.task(created.id)
     assert task.state is TaskState.FAILED
     assert task.error_code == "upstream_credentials"
+    assert "operator" in (task.error_message or "")  # Google's words are for the operator
     assert wrong_key not in (task.error_message or "")
     assert wrong_key not in caplog.text
     assert await balance(rig.db, token.account_id) == 1_000_000
@@ -208,3 +210,41 @@ async def test_a_busy_engine_never_starves_the_event_loop(rig: Rig) -> None:
     finally:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
+
+
+async def test_a_rejected_key_is_benched_and_the_next_one_used(rig: Rig) -> None:
+    token = await make_account(rig.db, balance=10_000_000)
+    created = [await make_task(rig.db, token, spec(prompt=f"pool {i}")) for i in range(4)]
+    upstream = GeminiClient(rig.http, rig.base_url, ["AIzaSy-revoked-key", UPSTREAM_KEY])
+    engine = Engine(rig.db, rig.storage, upstream, time_scale=SCALE, tick_seconds=0.05)
+    await engine.run_until_idle(max_seconds=60)
+    for task in created:
+        assert (await rig.task(task.id)).state is TaskState.COMPLETED
+    assert rig.submissions() == 4
+
+
+async def test_shutdown_lets_a_submit_in_flight_finish(rig: Rig) -> None:
+    import asyncio
+
+    token = await make_account(rig.db)
+    created = await make_task(rig.db, token)
+    started, release = asyncio.Event(), asyncio.Event()
+
+    class SlowSubmit(GeminiClient):
+        async def submit(self, *args: Any, **kwargs: Any) -> Any:
+            started.set()
+            await release.wait()  # Google is slow to answer while we shut down
+            return await super().submit(*args, **kwargs)
+
+    upstream = SlowSubmit(rig.http, rig.base_url, [UPSTREAM_KEY])
+    engine = Engine(rig.db, rig.storage, upstream, time_scale=SCALE, tick_seconds=0.05)
+    runner = asyncio.create_task(engine.run_forever())
+    await started.wait()
+    runner.cancel()
+    await asyncio.sleep(0.05)
+    release.set()
+    await asyncio.gather(runner, return_exceptions=True)
+    task = await rig.task(created.id)
+    assert task.state is TaskState.RUNNING  # the accepted operation was recorded
+    assert task.operation_name is not None
+    assert rig.submissions() == 1

@@ -4,8 +4,8 @@ generate a video against a running gateway."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -68,12 +68,15 @@ def worker() -> None:
     _setup_logging(settings.log_level)
 
     async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):  # stop gracefully: steps in flight drain
+            loop.add_signal_handler(signum, stop.set)
         async with running_services(settings, with_engine=True) as services:
             assert services.engine is not None
-            await asyncio.Event().wait()
+            await stop.wait()
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run())
+    asyncio.run(run())
 
 
 @app.command()

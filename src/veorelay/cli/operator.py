@@ -189,12 +189,16 @@ def token_create(
     )
 
     async def create(services: Services) -> dict[str, Any]:
-        account_id = account
-        if account_id is None:
-            new = admin_accounts.AccountCreate(name=name, balance_usd=balance)
-            account_id = str((await admin_accounts.create_account(new, services))["id"])
-        body = admin_tokens.TokenCreate(account_id=account_id, name=name, **fields)
-        answer = await admin_tokens.create_token(body, services)
+        if account is None:  # a new account and its token, in one transaction
+            body = admin_tokens.TokenCreate(account_id="", name=name, **fields)
+            opening = admin_accounts.opening_balance(
+                admin_accounts.AccountCreate(name=name, balance_usd=balance)
+            )
+            answer = await admin_tokens.issue_token(services, body, new_account_balance=opening)
+        else:
+            body = admin_tokens.TokenCreate(account_id=account, name=name, **fields)
+            answer = await admin_tokens.create_token(body, services)
+        account_id = answer["token"]["account_id"]
         owner = await admin_accounts.get_account(account_id, services)
         return {
             "token": answer["secret"],

@@ -17,6 +17,7 @@ from veorelay.db.database import ReadConnection
 from veorelay.db.tables import accounts, tokens
 
 SECRET_PREFIX = "sk-vr-"
+DEFAULT_GROUP = "default"
 
 
 def hash_secret(secret: str) -> str:
@@ -32,7 +33,7 @@ def new_id(prefix: str) -> str:
 class TokenSettings:
     """What an operator sets on a token (all optional but the group and billing mode)."""
 
-    group_name: str = "default"
+    group_name: str = DEFAULT_GROUP
     billing_mode: BillingMode = BillingMode.PER_REQUEST
     enabled: bool = True
     expires_at: float | None = None

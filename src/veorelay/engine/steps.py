@@ -53,7 +53,9 @@ async def run_step(ctx: StepContext, task: Task) -> None:
     except RetryableUpstreamError as exc:
         await _retry_later(ctx, task, exc)
     except UpstreamError as exc:
-        await _fail(ctx, task, exc.code, exc.message)
+        if exc.public_message is not None:
+            log.error("task %s: %s: %s", task.id, exc.code, exc.message)
+        await _fail(ctx, task, exc.code, exc.customer_message)
 
 
 async def _dispatch(ctx: StepContext, task: Task) -> None:

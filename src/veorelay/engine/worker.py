@@ -35,6 +35,7 @@ class Engine:
         concurrency: int = 16,
         tick_seconds: float = 1.0,
         lease_seconds: float = 30.0,
+        drain_seconds: float = 10.0,
         clock: Callable[[], float] = time.time,
     ):
         self.ctx = StepContext(
@@ -43,6 +44,7 @@ class Engine:
         self.concurrency = concurrency
         self.tick_seconds = tick_seconds
         self.lease_seconds = lease_seconds
+        self.drain_seconds = drain_seconds
         self._wakeup = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
 
@@ -63,9 +65,21 @@ class Engine:
                     log.exception("engine loop error; retrying")
                     await asyncio.sleep(self.tick_seconds)
         finally:
-            for step in list(self._running):
-                step.cancel()
-            await asyncio.gather(*self._running, return_exceptions=True)
+            await self._drain()
+
+    async def _drain(self) -> None:
+        """On shutdown, let steps in flight finish for a while before cancelling them: a submit
+        cut off after Google accepted it would be submitted (and rendered) again later."""
+        if self._running:
+            log.info(
+                "engine stopping: waiting up to %.0f s for %d step(s)",
+                self.drain_seconds,
+                len(self._running),
+            )
+            await asyncio.wait(self._running, timeout=self.drain_seconds)
+        for step in list(self._running):
+            step.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)
 
     async def run_until_idle(self, max_seconds: float = 60.0) -> None:
         deadline = time.monotonic() + max_seconds
@@ -108,9 +122,13 @@ class Engine:
     async def _keep_lease(self, task: Task) -> None:
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
-            async with self.ctx.db.write() as conn:
-                if not await task_db.renew_lease(conn, task, self.ctx.clock() + self.lease_seconds):
-                    return
+            try:
+                async with self.ctx.db.write() as conn:
+                    until = self.ctx.clock() + self.lease_seconds
+                    if not await task_db.renew_lease(conn, task, until):
+                        return  # someone else moved the task on; our step's write will lose
+            except Exception:  # a database hiccup must not end the heartbeat unnoticed
+                log.exception("task %s: could not renew its lease; trying again", task.id)
 
     async def _sleep_until_due(self) -> None:
         """Wait until a leased step finishes (if every slot is busy), new work is announced,

@@ -13,11 +13,17 @@ from __future__ import annotations
 
 class UpstreamError(Exception):
     code: str = "upstream_error"
+    # What the customer is told, where Google's own words concern the operator, not them.
+    public_message: str | None = None
 
     def __init__(self, message: str, *, http_status: int | None = None):
         super().__init__(message)
         self.message = message
         self.http_status = http_status
+
+    @property
+    def customer_message(self) -> str:
+        return self.public_message or self.message
 
 
 class RetryableUpstreamError(UpstreamError):
@@ -36,6 +42,10 @@ class TaskRejected(UpstreamError):
 
 class CredentialRejected(UpstreamError):
     code = "upstream_credentials"
+    public_message = (
+        "The gateway's upstream credentials were refused, so the video could not be made. "
+        "The operator has to fix them; you have not been charged."
+    )
 
 
 class ModelUnavailable(UpstreamError):

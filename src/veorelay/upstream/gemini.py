@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,6 +27,8 @@ from veorelay.upstream.errors import (
 )
 
 MAX_REDIRECTS = 5
+KEY_BENCH_SECONDS = 600.0  # a rejected key is tried last for this long
+log = logging.getLogger("veorelay.upstream")
 
 
 def key_id(key: str) -> str:
@@ -40,20 +44,38 @@ class GeminiClient:
         self._base = httpx.URL(base_url.rstrip("/") + "/")
         self._keys = {key_id(k): k for k in keys}
         self._rotation = itertools.cycle(list(self._keys))
+        self._benched_until: dict[str, float] = {}
 
     async def submit(self, spec: VideoSpec, upstream_model: str) -> OperationRef:
-        kid = next(self._rotation)
-        body = await self._call(
-            "POST",
-            wire.predict_path(upstream_model),
-            kid,
-            json=wire.predict_body(spec),
-            about_model=True,
-        )
-        name = body.get("name") if isinstance(body, dict) else None
-        if not isinstance(name, str) or "/operations/" not in name:
-            raise TaskRejected("upstream accepted the request but returned no operation name")
-        return OperationRef(name=name, key_id=kid)
+        """Submit with the next key in rotation; a key Google rejects is benched for a while
+        and the next one tried, so one bad key does not fail its share of the tasks."""
+        payload = wire.predict_body(spec)
+        rejected: CredentialRejected | None = None
+        for kid in self._submit_order():
+            try:
+                body = await self._call(
+                    "POST", wire.predict_path(upstream_model), kid, json=payload, about_model=True
+                )
+            except CredentialRejected as exc:
+                self._benched_until[kid] = time.monotonic() + KEY_BENCH_SECONDS
+                log.error("upstream rejected API key %s (%s); benched", kid, exc.message)
+                rejected = exc
+                continue
+            name = body.get("name") if isinstance(body, dict) else None
+            if not isinstance(name, str) or "/operations/" not in name:
+                raise TaskRejected("upstream accepted the request but returned no operation name")
+            return OperationRef(name=name, key_id=kid)
+        assert rejected is not None
+        raise rejected
+
+    def _submit_order(self) -> list[str]:
+        """Every key once, starting at the rotation's next one; benched keys last."""
+        start = next(self._rotation)
+        kids = list(self._keys)
+        at = kids.index(start)
+        rotated = kids[at:] + kids[:at]
+        now = time.monotonic()
+        return sorted(rotated, key=lambda kid: self._benched_until.get(kid, 0.0) > now)
 
     async def poll(self, ref: OperationRef) -> OperationState:
         body = await self._call("GET", wire.operation_path(ref.name), ref.key_id)

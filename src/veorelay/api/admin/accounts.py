@@ -40,11 +40,16 @@ async def account_json(services: Services, account_id: str) -> dict[str, Any]:
     return money(found)
 
 
-@router.post("/accounts")
-async def create_account(body: AccountCreate, services: ServicesDep) -> dict[str, Any]:
+def opening_balance(body: AccountCreate) -> int:
     balance = micros(body.balance_usd, "balance_usd")
     if balance < 0:
         raise InvalidRequest("balance_usd must not be negative.", param="balance_usd")
+    return balance
+
+
+@router.post("/accounts")
+async def create_account(body: AccountCreate, services: ServicesDep) -> dict[str, Any]:
+    balance = opening_balance(body)
     async with services.db.write() as conn:
         account_id = await accounts.create_account(conn, body.name, balance, time.time())
     return await account_json(services, account_id)

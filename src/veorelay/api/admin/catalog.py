@@ -14,6 +14,7 @@ from veorelay.api.deps import ServicesDep
 from veorelay.core.models import Resolution
 from veorelay.core.pricing import ModelPrice, multiplier_to_ppm
 from veorelay.db import catalog
+from veorelay.db.accounts import DEFAULT_GROUP
 from veorelay.db.tables import groups, tokens
 from veorelay.errors import Conflict, InvalidRequest, NotFound
 
@@ -50,6 +51,10 @@ async def put_group(name: str, body: GroupBody, services: ServicesDep) -> dict[s
 
 @router.delete("/groups/{name}")
 async def delete_group(name: str, services: ServicesDep) -> dict[str, Any]:
+    if name == DEFAULT_GROUP:
+        raise Conflict(
+            "The default group cannot be deleted: new tokens join it.", code="group_required"
+        )
     async with services.db.write() as conn:
         users = (
             await conn.execute(select(func.count()).where(tokens.c.group_name == name))

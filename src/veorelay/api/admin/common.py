@@ -24,8 +24,9 @@ async def require_admin(
             "The admin API is off; set VEORELAY_ADMIN_KEY.", code="admin_disabled"
         )
     scheme, _, secret = (authorization or "").partition(" ")
+    # Bytes, not str: compare_digest refuses non-ASCII strings with a TypeError.
     if scheme.lower() != "bearer" or not hmac.compare_digest(
-        secret.strip(), key.get_secret_value()
+        secret.strip().encode(), key.get_secret_value().encode()
     ):
         raise AuthenticationFailed("Invalid admin key.", code="invalid_admin_key")
 

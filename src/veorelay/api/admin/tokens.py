@@ -48,9 +48,12 @@ class TokenFields(BaseModel):
             given["group_name"] = given.pop("group")
         if "spend_limit_usd" in given:
             value = given.pop("spend_limit_usd")
-            given["spend_limit_micros"] = (
-                None if value is None else micros(value, "spend_limit_usd")
-            )
+            limit = None if value is None else micros(value, "spend_limit_usd")
+            if limit is not None and limit < 0:
+                raise InvalidRequest(
+                    "spend_limit_usd must not be negative.", param="spend_limit_usd"
+                )
+            given["spend_limit_micros"] = limit
         return given
 
 
@@ -83,14 +86,25 @@ async def _token(services: Services, token_id: str) -> dict[str, Any]:
 async def create_token(body: TokenCreate, services: ServicesDep) -> dict[str, Any]:
     """Create a token; the secret is in this answer only."""
     await account_json(services, body.account_id)
+    return await issue_token(services, body)
+
+
+async def issue_token(
+    services: Services, body: TokenCreate, new_account_balance: int | None = None
+) -> dict[str, Any]:
+    """Create the token, and with `new_account_balance` first an account of that name holding
+    that much: everything is checked first, then written in one transaction."""
     changes = {k: v for k, v in body.changes().items() if v is not None}
     changes.pop("account_id", None)
     changes.pop("name", None)
     await _check_group(services, changes)
+    settings = TokenSettings(**changes)
+    now = time.time()
     async with services.db.write() as conn:
-        created = await accounts.create_token(
-            conn, body.account_id, body.name, time.time(), TokenSettings(**changes)
-        )
+        account_id = body.account_id
+        if new_account_balance is not None:
+            account_id = await accounts.create_account(conn, body.name, new_account_balance, now)
+        created = await accounts.create_token(conn, account_id, body.name, now, settings)
     return {"token": await _token(services, created.token_id), "secret": created.secret}
 
 
