@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.factories import balance, make_account, make_task
-from veorelay.core.lifecycle import Event
+from veorelay.core.lifecycle import Event, TaskState
 from veorelay.core.models import Resolution
 from veorelay.core.pricing import ModelPrice
 from veorelay.db import accounts, catalog, redemption, usage
@@ -82,7 +82,8 @@ async def test_usage_pages_and_summary(database: Database) -> None:
     now = time.time()
     made = [await make_task(database, token, now=now + i) for i in range(3)]
     async with database.write() as conn:
-        await task_db.apply_transition(conn, made[0], Event.FAILED, now, error_code="x")
+        await task_db.apply_transition(conn, made[0], Event.FAILED, now + 5, error_code="x")
+        await task_db.mark_deleted(conn, made[1], now + 6)  # cancelled by its client
     where = UsageFilter(account_id=token.account_id)
     async with database.read() as conn:
         page, more = await usage.usage_page(conn, where, after=None, limit=2)
@@ -94,3 +95,17 @@ async def test_usage_pages_and_summary(database: Database) -> None:
     assert page[0]["charged_micros"] == 0  # nothing completed yet
     assert sum(r["tasks"] for r in by_day) == 3
     assert by_model[0]["failed"] == 1
+    assert by_model[0]["cancelled"] == 1
+    failed = rest[-1]
+    assert (failed["state"], failed["error_code"], failed["finished_at"]) == (
+        "failed",
+        "x",
+        now + 5,
+    )
+    assert failed["total_seconds"] == 5.0  # never submitted: no queue or render time
+    assert (failed["queued_seconds"], failed["render_seconds"]) == (None, None)
+    async with database.read() as conn:
+        only_cancelled, _ = await usage.usage_page(
+            conn, UsageFilter(state=TaskState.CANCELLED), after=None, limit=10
+        )
+    assert [r["id"] for r in only_cancelled] == [made[1].id]

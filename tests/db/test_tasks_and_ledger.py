@@ -244,3 +244,17 @@ async def test_creates_and_releases_on_one_token_do_not_deadlock(database: Datab
         kinds = await conn.execute(select(ledger.c.kind, func.count()).group_by(ledger.c.kind))
         counts = dict(kinds.all())
     assert counts == {"topup": 1, "hold": 120, "release": 40}
+
+
+async def test_the_migrations_build_exactly_the_declared_tables(database: Database) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import Connection
+
+    from veorelay.db.tables import metadata
+
+    def differences(connection: Connection) -> list[object]:
+        return list(compare_metadata(MigrationContext.configure(connection), metadata))
+
+    async with database.write() as conn:
+        assert await conn.run_sync(differences) == []

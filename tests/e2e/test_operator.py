@@ -292,6 +292,65 @@ def test_redemption_codes(operator: tuple[Gateway, Admin]) -> None:
     assert all("code_hash" not in c and "code" not in c for c in listed)
 
 
+def test_revoked_codes_cannot_be_redeemed(operator: tuple[Gateway, Admin]) -> None:
+    gateway, admin = operator
+    batch = admin("POST", "/redemption-codes", json={"amount_usd": "1", "count": 3})
+    headers = {"Authorization": f"Bearer {admin.token(admin.account('0'))}"}
+    code_ids = [
+        c["id"] for c in admin("GET", f"/redemption-codes?batch_id={batch['batch_id']}")["data"]
+    ]
+    redeemed = httpx.post(
+        f"{gateway.url}/v1/redeem", json={"code": batch["codes"][0]}, headers=headers
+    )
+    assert redeemed.status_code == 200
+    first_id = next(
+        i for i in code_ids if admin("GET", f"/redemption-codes/{i}")["redeemed_at"] is not None
+    )
+    too_late = httpx.delete(f"{admin.url}/redemption-codes/{first_id}", headers=admin.headers)
+    assert too_late.status_code == 409
+    assert admin("DELETE", f"/redemption-batches/{batch['batch_id']}")["revoked"] == 2
+    for code in batch["codes"][1:]:
+        refused = httpx.post(f"{gateway.url}/v1/redeem", json={"code": code}, headers=headers)
+        assert refused.status_code == 400
+        assert refused.json()["error"]["code"] == "code_revoked"
+
+
+def test_a_disabled_account_refuses_all_its_tokens(operator: tuple[Gateway, Admin]) -> None:
+    gateway, admin = operator
+    account = admin.account("5")
+    secrets = [admin.token(account), admin.token(account)]
+    admin("DELETE", f"/accounts/{account}")
+    for secret in secrets:
+        refused = create(gateway, secret)
+        assert refused.status_code == 403
+        assert refused.json()["error"]["code"] == "account_disabled"
+    assert admin("PATCH", f"/accounts/{account}", json={"enabled": True})["enabled"] is True
+    assert create(gateway, secrets[0]).status_code == 200
+    assert balance(admin, account) == 4_700_000  # the money stayed all along
+
+
+def test_models_are_patched_and_disabled_not_erased(operator: tuple[Gateway, Admin]) -> None:
+    gateway, admin = operator
+    secret = admin.token(admin.account("5"))
+    admin("PUT", "/models/veo-3.1-lite-generate-preview", json={"per_call_usd": "0.1"})
+    patched = admin(
+        "PATCH",
+        "/models/veo-3.1-lite-generate-preview",
+        json={"per_second_usd": {"720p": "0.01"}, "description": "Lite"},
+    )
+    assert (patched["per_call_usd"], patched["per_second_usd"]) == (
+        "0.100000",
+        {"720p": "0.010000"},
+    )
+    assert create(gateway, secret, model="veo-3.1-lite-generate-preview").status_code == 200
+    admin("DELETE", "/models/veo-3.1-lite-generate-preview")
+    gone = create(gateway, secret, model="veo-3.1-lite-generate-preview")
+    assert gone.status_code == 400
+    assert gone.json()["error"]["code"] == "model_not_found"
+    listed = {m["model"]: m for m in admin("GET", "/models")["data"]}
+    assert listed["veo-3.1-lite-generate-preview"]["enabled"] is False
+
+
 def test_concurrent_redeem_of_one_code_credits_once(operator: tuple[Gateway, Admin]) -> None:
     gateway, admin = operator
     code = admin("POST", "/redemption-codes", json={"amount_usd": "1", "count": 1})["codes"][0]
@@ -360,12 +419,30 @@ def test_usage_log_filters_and_csv(operator: tuple[Gateway, Admin]) -> None:
         "error_code",
         "token_id",
     } <= set(row)
+    deadline = time.monotonic() + 30
+    while not all(r["finished_at"] for r in admin("GET", f"/usage?account_id={account}")["data"]):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    for record in admin("GET", f"/usage?account_id={account}")["data"]:
+        assert record["state"] == "completed"
+        assert record["charged_usd"] == record["quoted_usd"] == "0.300000"
+        assert record["queued_seconds"] >= 0
+        assert record["render_seconds"] > 0
+        assert record["total_seconds"] == pytest.approx(
+            record["queued_seconds"] + record["render_seconds"], abs=0.002
+        )
     csv_text = httpx.get(
-        f"{admin.url}/usage?account_id={account}&format=csv", headers=admin.headers
+        f"{admin.url}/usage/export?account_id={account}", headers=admin.headers
     ).text
     lines = csv_text.strip().splitlines()
     assert lines[0].startswith("id,created_at,account_id")
-    assert len(lines) == 4
+    assert "total_seconds" in lines[0]
+    assert len(lines) == 4  # every record, not a page
+    empty = httpx.get(f"{admin.url}/usage/export?account_id=nobody", headers=admin.headers)
+    assert empty.text.splitlines() == [lines[0]]  # the same header without rows
+    bogus = httpx.get(f"{admin.url}/usage?status=bogus", headers=admin.headers)
+    assert bogus.status_code == 400
+    assert bogus.json()["error"]["param"] == "status"
     summary = admin("GET", f"/summary?account_id={account}&by=model")
     assert summary["data"][0]["key"] == FAST
     assert summary["data"][0]["tasks"] == 3

@@ -109,16 +109,72 @@ def test_tokens_prices_groups_codes_usage(cli: Any) -> None:
     models = {m["model"]: m for m in cli("price", "list", "--json")["data"]}
     assert models["veo-3.1-lite"]["per_second_usd"] == {"720p": "0.020000"}
     assert models["veo-3.1-fast-generate-preview"]["per_call_usd"] == "0.300000"
+    # Settings not given stay: the docs' "map to a GA id" example keeps the price.
+    mapped = cli(
+        "price",
+        "set",
+        "veo-3.1-fast-generate-preview",
+        "--upstream-model",
+        "veo-3.1-fast-generate-001",
+        "--json",
+    )
+    assert (mapped["per_call_usd"], mapped["upstream_model"]) == (
+        "0.300000",
+        "veo-3.1-fast-generate-001",
+    )
+    dropped = cli("price", "set", "veo-3.1-lite", "--per-second", "720p=", "--disabled", "--json")
+    assert (dropped["per_second_usd"], dropped["per_call_usd"], dropped["enabled"]) == (
+        {},
+        "0.100000",
+        False,
+    )
+    assert cli("price", "set", "veo-new", "--disabled", ok=False).returncode == 1  # no price
+
+    cli("group", "set", "spare", "--json")
+    assert cli("group", "delete", "spare", "--json")["deleted"] is True
+    assert cli("group", "delete", "default", ok=False).returncode == 1
 
     batch = cli("redeem-codes", "create", "--amount", "1", "--count", "3", "--json")
     assert len(batch["codes"]) == 3
     listed = cli("redeem-codes", "list", "--batch", batch["batch_id"], "--json")["data"]
     assert len(listed) == 3
     assert all("code_hash" not in c for c in listed)
+    revoked = cli("redeem-codes", "revoke", listed[0]["id"], "--json")
+    assert revoked["revoked_at"] is not None
+    assert cli("redeem-codes", "show", listed[0]["id"], "--json")["revoked_at"] is not None
+    rest = cli("redeem-codes", "revoke", "--batch", batch["batch_id"], "--json")
+    assert rest["revoked"] == 2
 
     assert cli("usage", "list", "--json")["data"] == []
-    assert cli("usage", "list", "--csv").stdout.startswith("id,created_at,")
+    assert cli("usage", "export").stdout.startswith("id,created_at,")
+    assert cli("usage", "list", "--since", "2026-01-01", "--until", "nonsense", ok=False)
     assert cli("usage", "summary", "--by", "day", "--json")["data"] == []
+
+
+def test_token_limits_clear_and_accounts_disable(cli: Any) -> None:
+    created = cli(
+        "token",
+        "create",
+        "--name",
+        "t",
+        "--balance",
+        "1",
+        "--rpm-limit",
+        "5",
+        "--ip",
+        "10.0.0.0/8",
+        "--json",
+    )
+    token_id, account_id = created["token_id"], created["account_id"]
+    shown = cli("token", "show", token_id, "--json")
+    assert (shown["rpm_limit"], shown["ip_allowlist"]) == (5, ["10.0.0.0/8"])
+    cleared = cli(
+        "token", "update", token_id, "--clear", "rpm_limit", "--clear", "ip_allowlist", "--json"
+    )
+    assert (cleared["rpm_limit"], cleared["ip_allowlist"]) == (None, None)
+    assert cli("account", "update", account_id, "--disable", "--json")["enabled"] is False
+    renamed = cli("account", "update", account_id, "--enable", "--name", "Acme", "--json")
+    assert (renamed["enabled"], renamed["name"]) == (True, "Acme")
 
 
 @pytest.mark.parametrize(
@@ -134,6 +190,10 @@ def test_tokens_prices_groups_codes_usage(cli: Any) -> None:
         ["token", "update"],
         ["price", "set"],
         ["usage", "list"],
+        ["usage", "export"],
+        ["token", "show"],
+        ["redeem-codes", "revoke"],
+        ["account", "update"],
     ],
 )
 def test_operator_help(cli: Any, command: list[str]) -> None:

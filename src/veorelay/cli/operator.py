@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 import typer
@@ -19,6 +22,7 @@ from veorelay.api.admin import accounts as admin_accounts
 from veorelay.api.admin import catalog as admin_catalog
 from veorelay.api.admin import tokens as admin_tokens
 from veorelay.api.admin import usage as admin_usage
+from veorelay.core.lifecycle import TaskState
 from veorelay.core.pricing import BillingMode
 from veorelay.db.usage import UsageFilter
 from veorelay.errors import VeorelayError
@@ -101,6 +105,21 @@ def account_show(account_id: str, as_json: JsonFlag = False) -> None:
     command(lambda s: admin_accounts.get_account(account_id, s), as_json)
 
 
+@account_app.command("update")
+def account_update(
+    account_id: str,
+    name: Annotated[str | None, typer.Option(help="A new name.")] = None,
+    enable: Annotated[
+        bool | None,
+        typer.Option("--enable/--disable", help="Turn every token of the account on or off."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Rename, disable or enable an account (a disabled account's tokens are refused)."""
+    body = admin_accounts.AccountUpdate(name=name, enabled=enable)
+    command(lambda s: admin_accounts.update_account(account_id, body, s), as_json)
+
+
 @account_app.command("top-up")
 def account_top_up(
     account_id: str,
@@ -126,10 +145,17 @@ def account_adjust(
 
 
 @account_app.command("ledger")
-def account_ledger(account_id: str, limit: int = 100, as_json: JsonFlag = False) -> None:
+def account_ledger(
+    account_id: str,
+    limit: int = 100,
+    before_id: Annotated[int | None, typer.Option(help="Page on: entries older than this.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
     """An account's ledger, newest first."""
     columns = ["id", "kind", "amount_usd", "balance_after_usd", "task_id", "note", "created_at"]
-    command(lambda s: admin_accounts.account_ledger(account_id, s, None, limit), as_json, columns)
+    command(
+        lambda s: admin_accounts.account_ledger(account_id, s, before_id, limit), as_json, columns
+    )
 
 
 # --- token -----------------------------------------------------------------------------
@@ -149,13 +175,16 @@ RpmOpt = Annotated[int | None, typer.Option(help="Video creates per minute.")]
 FlightOpt = Annotated[int | None, typer.Option(help="Videos in progress at once.")]
 
 
+# Command-line option names that differ from the admin API's field names.
+_OPTION_FIELDS = {
+    "allowed_model": "allowed_models",
+    "ip": "ip_allowlist",
+    "spend_limit": "spend_limit_usd",
+}
+
+
 def _token_fields(**given: Any) -> dict[str, Any]:
-    renamed = {
-        "allowed_model": "allowed_models",
-        "ip": "ip_allowlist",
-        "spend_limit": "spend_limit_usd",
-    }
-    return {renamed.get(k, k): v for k, v in given.items() if v not in (None, [])}
+    return {_OPTION_FIELDS.get(k, k): v for k, v in given.items() if v not in (None, [])}
 
 
 @token_app.command("create")
@@ -236,6 +265,21 @@ def token_list(
     command(lambda s: admin_tokens.list_tokens(s, account), as_json, columns)
 
 
+@token_app.command("show")
+def token_show(token_id: str, as_json: JsonFlag = False) -> None:
+    """One token's settings (never its secret)."""
+    command(lambda s: admin_tokens.get_token(token_id, s), as_json)
+
+
+class Clearable(StrEnum):
+    EXPIRES_AT = "expires_at"
+    ALLOWED_MODELS = "allowed_models"
+    IP_ALLOWLIST = "ip_allowlist"
+    SPEND_LIMIT = "spend_limit"
+    RPM_LIMIT = "rpm_limit"
+    MAX_IN_FLIGHT = "max_in_flight"
+
+
 @token_app.command("update")
 def token_update(
     token_id: str,
@@ -250,9 +294,14 @@ def token_update(
     spend_limit: SpendOpt = None,
     rpm_limit: RpmOpt = None,
     max_in_flight: FlightOpt = None,
+    clear: Annotated[
+        list[Clearable] | None,
+        typer.Option("--clear", help="Remove this limit or allow-list (repeatable)."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Change a token's settings (only the options given)."""
+    cleared = {_OPTION_FIELDS.get(name.value, name.value): None for name in clear or []}
     fields = _token_fields(
         enabled=enable,
         group=group,
@@ -264,10 +313,8 @@ def token_update(
         rpm_limit=rpm_limit,
         max_in_flight=max_in_flight,
     )
-    command(
-        lambda s: admin_tokens.update_token(token_id, admin_tokens.TokenUpdate(**fields), s),
-        as_json,
-    )
+    body = admin_tokens.TokenUpdate(**fields, **cleared)
+    command(lambda s: admin_tokens.update_token(token_id, body, s), as_json)
 
 
 # --- price and group -------------------------------------------------------------------
@@ -291,20 +338,29 @@ def price_set(
         typer.Option(help="RESOLUTION=USD per second, e.g. 720p=0.05 (repeatable)."),
     ] = None,
     upstream_model: Annotated[str | None, typer.Option(help="The model id sent upstream.")] = None,
-    enabled: Annotated[bool, typer.Option("--enabled/--disabled", help="Offer the model.")] = True,
+    enabled: Annotated[
+        bool | None, typer.Option("--enabled/--disabled", help="Offer the model, or stop.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Add a model or replace its prices."""
-    rates: dict[str, str] = {}
+    """Add a model or change its prices; settings not given stay as they are.
+    --per-second RESOLUTION= (no amount) removes that per-second price."""
+    rates: dict[str, str | None] = {}
     for item in per_second or []:
-        resolution, _, usd = item.partition("=")
-        if not usd:
+        resolution, equals, usd = item.partition("=")
+        if not equals:
             raise typer.BadParameter(f"{item!r} is not RESOLUTION=USD", param_hint="--per-second")
-        rates[resolution] = usd
-    body = admin_catalog.ModelBody(
-        per_call_usd=per_call, per_second_usd=rates, upstream_model=upstream_model, enabled=enabled
-    )
-    command(lambda s: admin_catalog.put_model(model, body, s), as_json)
+        rates[resolution] = usd or None
+    given: dict[str, Any] = {"per_second_usd": rates}
+    for name, value in [
+        ("per_call_usd", per_call),
+        ("upstream_model", upstream_model),
+        ("enabled", enabled),
+    ]:
+        if value is not None:
+            given[name] = value
+    body = admin_catalog.ModelPatch(**given)
+    command(lambda s: admin_catalog.patch_model(model, body, s), as_json)
 
 
 group_app = typer.Typer(help="Price groups (multipliers).", no_args_is_help=True)
@@ -326,6 +382,12 @@ def group_set(
     """Create a group or change its multiplier."""
     body = admin_catalog.GroupBody(multiplier=multiplier, description=description)
     command(lambda s: admin_catalog.put_group(name, body, s), as_json)
+
+
+@group_app.command("delete")
+def group_delete(name: str, as_json: JsonFlag = False) -> None:
+    """Delete a group no token uses (the default group stays)."""
+    command(lambda s: admin_catalog.delete_group(name, s), as_json)
 
 
 # --- redemption codes and usage --------------------------------------------------------
@@ -356,33 +418,100 @@ def codes_list(
     batch: Annotated[str | None, typer.Option()] = None, as_json: JsonFlag = False
 ) -> None:
     """Codes (not their secrets) and who redeemed them."""
-    columns = ["id", "batch_id", "prefix", "amount_usd", "expires_at", "redeemed_at", "redeemed_by"]
+    columns = [
+        "id",
+        "batch_id",
+        "prefix",
+        "amount_usd",
+        "expires_at",
+        "redeemed_at",
+        "redeemed_by",
+        "revoked_at",
+    ]
     command(lambda s: admin_usage.list_codes(s, batch), as_json, columns)
 
 
+@codes_app.command("show")
+def codes_show(code_id: str, as_json: JsonFlag = False) -> None:
+    """One code (not its secret)."""
+    command(lambda s: admin_usage.get_code(code_id, s), as_json)
+
+
+@codes_app.command("revoke")
+def codes_revoke(
+    code_id: Annotated[str | None, typer.Argument(help="The code's id.")] = None,
+    batch: Annotated[str | None, typer.Option(help="Revoke every code of this batch.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Revoke a code (or a whole batch) not redeemed yet; it can no longer be redeemed."""
+    if (code_id is None) == (batch is None):
+        raise typer.BadParameter("give a CODE_ID or --batch, not both")
+    if batch is not None:
+        command(lambda s: admin_usage.revoke_batch(batch, s), as_json)
+    else:
+        assert code_id is not None
+        command(lambda s: admin_usage.revoke_code(code_id, s), as_json)
+
+
 usage_app = typer.Typer(help="The usage log: one record per video task.", no_args_is_help=True)
+AccountFilter = Annotated[str | None, typer.Option("--account", help="Only this account.")]
+TokenFilter = Annotated[str | None, typer.Option("--token", help="Only this token id.")]
+ModelFilter = Annotated[str | None, typer.Option("--model", help="Only this model.")]
+StatusFilter = Annotated[TaskState | None, typer.Option("--status", help="Only this state.")]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="Created at or after: UNIX seconds or ISO date/time.")
+]
+UntilOpt = Annotated[
+    str | None, typer.Option("--until", help="Created before: UNIX seconds or ISO date/time.")
+]
+
+
+def when(value: str | None, option: str) -> float | None:
+    """UNIX seconds, or an ISO date or date-time (UTC unless it says otherwise)."""
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is neither UNIX seconds nor an ISO date", param_hint=option
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def usage_filter(
+    account: str | None,
+    token: str | None,
+    model: str | None,
+    status: TaskState | None,
+    since: str | None,
+    until: str | None,
+) -> UsageFilter:
+    return UsageFilter(
+        account, token, model, status, when(since, "--since"), when(until, "--until")
+    )
 
 
 @usage_app.command("list")
 def usage_list(
-    account: Annotated[str | None, typer.Option()] = None,
-    token: Annotated[str | None, typer.Option()] = None,
-    model: Annotated[str | None, typer.Option()] = None,
-    status: Annotated[
-        str | None, typer.Option(help="queued, running, completed, failed, ...")
-    ] = None,
-    limit: int = 100,
-    csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+    account: AccountFilter = None,
+    token: TokenFilter = None,
+    model: ModelFilter = None,
+    status: StatusFilter = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    limit: Annotated[int, typer.Option(help="Records per page (at most 1000).")] = 100,
+    after: Annotated[str | None, typer.Option(help="Page on: records after this id.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Usage records, newest first."""
-    where = UsageFilter(account, token, model, status)
-    response = execute(
-        lambda s: admin_usage.list_usage(where, s, None, limit, "csv" if csv else "json")
-    )
-    if csv:
-        print(response.body.decode(), end="")
-        return
+    """Usage records, newest first, a page at a time (`usage export` for all of them)."""
+    where = usage_filter(account, token, model, status, since, until)
     columns = [
         "id",
         "created_at",
@@ -392,8 +521,28 @@ def usage_list(
         "resolution",
         "state",
         "charged_usd",
+        "total_seconds",
     ]
-    emit(json.loads(response.body), as_json, columns)
+    command(lambda s: admin_usage.list_usage(where, s, after, limit), as_json, columns)
+
+
+@usage_app.command("export")
+def usage_export(
+    account: AccountFilter = None,
+    token: TokenFilter = None,
+    model: ModelFilter = None,
+    status: StatusFilter = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+) -> None:
+    """Every matching usage record as CSV on standard output, newest first."""
+    where = usage_filter(account, token, model, status, since, until)
+
+    async def export(services: Services) -> None:
+        async for chunk in admin_usage.usage_csv(services, where):
+            sys.stdout.write(chunk)
+
+    execute(export)
 
 
 @usage_app.command("summary")
@@ -401,10 +550,14 @@ def usage_summary(
     by: Annotated[
         Literal["token", "model", "account", "day"], typer.Option(help="Group by.")
     ] = "model",
-    account: Annotated[str | None, typer.Option()] = None,
+    account: AccountFilter = None,
+    token: TokenFilter = None,
+    model: ModelFilter = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Tasks and money grouped by token, model, account or day."""
-    where = UsageFilter(account_id=account)
-    columns = ["key", "tasks", "completed", "failed", "charged_usd"]
+    where = usage_filter(account, token, model, None, since, until)
+    columns = ["key", "tasks", "completed", "failed", "cancelled", "charged_usd"]
     command(lambda s: admin_usage.usage_summary(where, s, by), as_json, columns)

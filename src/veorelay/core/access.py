@@ -1,7 +1,7 @@
 """What a token may do: who it is for, and how much (pure; the clock is an argument).
 
 Refusals, each with its own code:
-    403 token_disabled, token_expired, ip_forbidden, model_forbidden
+    403 account_disabled, token_disabled, token_expired, ip_forbidden, model_forbidden
     429 rpm_limit_exceeded, too_many_in_flight (with Retry-After), token_spend_limit_reached
 """
 
@@ -19,6 +19,7 @@ RPM_WINDOW_SECONDS = 60.0
 @dataclass(frozen=True)
 class TokenPolicy:
     enabled: bool = True
+    account_enabled: bool = True
     expires_at: float | None = None
     allowed_models: Sequence[str] | None = None
     ip_allowlist: Sequence[str] | None = None
@@ -33,6 +34,8 @@ class TokenPolicy:
 
 def check_token(policy: TokenPolicy, client_ip: str | None, now: float) -> None:
     """Checks for every request a token makes."""
+    if not policy.account_enabled:
+        raise PermissionDenied("This token's account is disabled.", code="account_disabled")
     if not policy.enabled:
         raise PermissionDenied("This token is disabled.", code="token_disabled")
     if policy.expires_at is not None and now >= policy.expires_at:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -64,10 +64,11 @@ class TokenIdentity:
     account_id: str
     name: str
     settings: TokenSettings = field(default_factory=TokenSettings)
+    account_enabled: bool = True
 
     @property
     def policy(self) -> TokenPolicy:
-        return self.settings.policy()
+        return replace(self.settings.policy(), account_enabled=self.account_enabled)
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,13 @@ async def update_token(conn: AsyncConnection, token_id: str, **changes: Any) -> 
     return result.rowcount == 1
 
 
-_IDENTITY = select(tokens.c.id, tokens.c.account_id, tokens.c.name, *_SETTINGS_COLUMNS)
+_IDENTITY = select(
+    tokens.c.id,
+    tokens.c.account_id,
+    tokens.c.name,
+    accounts.c.enabled.label("account_enabled"),
+    *_SETTINGS_COLUMNS,
+).join(accounts, accounts.c.id == tokens.c.account_id)
 
 
 async def find_token(conn: ReadConnection, secret: str) -> TokenIdentity | None:
@@ -137,7 +144,11 @@ async def find_token(conn: ReadConnection, secret: str) -> TokenIdentity | None:
     if row is None:
         return None
     return TokenIdentity(
-        token_id=row.id, account_id=row.account_id, name=row.name, settings=_settings(row)
+        token_id=row.id,
+        account_id=row.account_id,
+        name=row.name,
+        settings=_settings(row),
+        account_enabled=bool(row.account_enabled),
     )
 
 
@@ -169,9 +180,12 @@ async def list_accounts(conn: ReadConnection) -> list[dict[str, Any]]:
     return [dict(row._mapping) for row in rows]
 
 
-async def rename_account(conn: AsyncConnection, account_id: str, name: str) -> bool:
+async def update_account(conn: AsyncConnection, account_id: str, **changes: Any) -> bool:
+    unknown = set(changes) - {"name", "enabled"}
+    if unknown:
+        raise ValueError(f"not account settings: {sorted(unknown)}")
     result = await conn.execute(
-        update(accounts).where(accounts.c.id == account_id).values(name=name)
+        update(accounts).where(accounts.c.id == account_id).values(**changes)
     )
     return result.rowcount == 1
 

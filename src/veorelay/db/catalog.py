@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from veorelay.core.models import Resolution
@@ -55,27 +55,23 @@ async def seed_models(conn: AsyncConnection, per_call: Mapping[str, int], now: f
 
 
 async def set_model_price(
-    conn: AsyncConnection, price: ModelPrice, now: float, description: str = ""
+    conn: AsyncConnection, price: ModelPrice, now: float, description: str | None = None
 ) -> None:
-    values = {
+    """Insert or update the model's row; a None description keeps the one it has."""
+    values: dict[str, Any] = {
         "per_call_micros": price.per_call_micros,
         "upstream_model": price.upstream_model,
         "enabled": price.enabled,
-        "description": description,
         "updated_at": now,
         **{column: price.per_second_micros.get(res) for res, column in _PER_SECOND_COLUMNS.items()},
     }
+    if description is not None:
+        values["description"] = description
     done = await conn.execute(
         update(model_prices).where(model_prices.c.model == price.model).values(**values)
     )
     if done.rowcount == 0:
         await conn.execute(insert(model_prices).values(model=price.model, **values))
-
-
-async def delete_model(conn: AsyncConnection, model: str) -> bool:
-    return (
-        await conn.execute(delete(model_prices).where(model_prices.c.model == model))
-    ).rowcount == 1
 
 
 async def list_groups(conn: ReadConnection) -> list[dict[str, Any]]:

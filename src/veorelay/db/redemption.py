@@ -53,6 +53,7 @@ async def redeem(conn: AsyncConnection, account_id: str, code: str, now: float) 
             .where(
                 redemption_codes.c.code_hash == code_hash,
                 redemption_codes.c.redeemed_at.is_(None),
+                redemption_codes.c.revoked_at.is_(None),
                 (redemption_codes.c.expires_at.is_(None)) | (redemption_codes.c.expires_at > now),
             )
             .values(redeemed_at=now, redeemed_by=account_id)
@@ -62,13 +63,15 @@ async def redeem(conn: AsyncConnection, account_id: str, code: str, now: float) 
     if claimed is None:
         row = (
             await conn.execute(
-                select(redemption_codes.c.redeemed_at).where(
+                select(redemption_codes.c.redeemed_at, redemption_codes.c.revoked_at).where(
                     redemption_codes.c.code_hash == code_hash
                 )
             )
         ).first()
         if row is None:
             raise NotFound("No such redemption code.", param="code", code="code_not_found")
+        if row.revoked_at is not None:
+            raise InvalidRequest("This code has been revoked.", param="code", code="code_revoked")
         if row.redeemed_at is not None:
             raise InvalidRequest(
                 "This code has already been redeemed.", param="code", code="code_already_redeemed"
@@ -83,9 +86,33 @@ async def list_codes(conn: ReadConnection, batch_id: str | None = None) -> list[
     query = select(redemption_codes).order_by(redemption_codes.c.created_at)
     if batch_id is not None:
         query = query.where(redemption_codes.c.batch_id == batch_id)
-    rows = []
-    for row in await conn.execute(query):
-        data = dict(row._mapping)
-        del data["code_hash"]
-        rows.append(data)
-    return rows
+    return [_public_code(row) for row in await conn.execute(query)]
+
+
+async def get_code(conn: ReadConnection, code_id: str) -> dict[str, Any] | None:
+    row = (
+        await conn.execute(select(redemption_codes).where(redemption_codes.c.id == code_id))
+    ).first()
+    return _public_code(row) if row else None
+
+
+async def revoke(
+    conn: AsyncConnection, *, code_id: str | None, batch_id: str | None, now: float
+) -> int:
+    """Revoke one code, or every code of a batch, that is not redeemed yet. Returns how many."""
+    if code_id is None and batch_id is None:
+        raise ValueError("revoke one code or one batch, not everything")
+    query = update(redemption_codes).where(
+        redemption_codes.c.redeemed_at.is_(None), redemption_codes.c.revoked_at.is_(None)
+    )
+    if code_id is not None:
+        query = query.where(redemption_codes.c.id == code_id)
+    if batch_id is not None:
+        query = query.where(redemption_codes.c.batch_id == batch_id)
+    return (await conn.execute(query.values(revoked_at=now))).rowcount
+
+
+def _public_code(row: Any) -> dict[str, Any]:
+    data = dict(row._mapping)
+    del data["code_hash"]  # never leaves the database
+    return data

@@ -31,6 +31,7 @@ accounts = Table(
     Column("name", String(200), nullable=False),
     Column("balance_micros", BigInteger, nullable=False, server_default="0"),
     Column("created_at", Double, nullable=False),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),  # off: every token
 )
 
 # Price multipliers are integers in parts per million (1.0 = 1_000_000): exact arithmetic.
@@ -92,6 +93,7 @@ redemption_codes = Table(
     Column("redeemed_at", Double, nullable=True),
     Column("redeemed_by", String(40), ForeignKey("accounts.id"), nullable=True),
     Column("created_at", Double, nullable=False),
+    Column("revoked_at", Double, nullable=True),  # a revoked code can no longer be redeemed
 )
 
 # Append-only. For every account, balance_micros == sum(amount_micros) of its rows.
@@ -154,6 +156,7 @@ tasks = Table(
     Column("completed_at", Double, nullable=True),
     Column("updated_at", Double, nullable=False),
     Column("deleted_at", Double, nullable=True),  # DELETE /v1/videos/{id}: gone for the client
+    Column("finished_at", Double, nullable=True),  # when it became completed, failed or cancelled
     Index("ix_tasks_due", "state", "next_attempt_at"),
     Index("ix_tasks_account_created", "account_id", "created_at"),
     Index("ix_tasks_token_created", "token_id", "created_at"),

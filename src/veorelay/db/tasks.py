@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from veorelay import billing
 from veorelay.core.access import RPM_WINDOW_SECONDS, TokenPolicy, check_usage
-from veorelay.core.lifecycle import ACTIVE_STATES, Event, TaskState, transition
+from veorelay.core.lifecycle import ACTIVE_STATES, TERMINAL_STATES, Event, TaskState, transition
 from veorelay.core.models import AspectRatio, ImageInput, Resolution, VideoSpec
 from veorelay.db.database import ReadConnection
 from veorelay.db.tables import task_inputs, tasks, tokens
@@ -63,6 +63,7 @@ class Task:
     completed_at: float | None
     updated_at: float
     deleted_at: float | None
+    finished_at: float | None
 
     @classmethod
     def from_row(cls, row: Any) -> Task:
@@ -336,6 +337,8 @@ async def apply_transition(
     """Move `task` along `event` if nobody changed it since we read it; settle its money in the
     same transaction. Returns the new row, or None if we lost the race (then nothing changed)."""
     step = transition(task.state, event)
+    if step.target in TERMINAL_STATES:
+        values.setdefault("finished_at", now)
     guard = [tasks.c.id == task.id, tasks.c.state == task.state.value]
     if same_version:  # an engine step: refused if anyone touched the task since it leased it
         guard.append(tasks.c.version == task.version)

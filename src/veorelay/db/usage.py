@@ -28,9 +28,30 @@ USAGE_COLUMNS = [
     tasks.c.price_micros.label("quoted_micros"),
     _CHARGED.label("charged_micros"),
     tasks.c.error_code,
+    tasks.c.negative_prompt,
+    tasks.c.seed,
     tasks.c.submitted_at,
     tasks.c.completed_at,
+    tasks.c.finished_at,
 ]
+TIMING_FIELDS = ["queued_seconds", "render_seconds", "total_seconds"]
+RECORD_FIELDS = [column.name for column in USAGE_COLUMNS] + TIMING_FIELDS
+
+
+def with_timings(row: dict[str, Any]) -> dict[str, Any]:
+    """Add how long the task waited to be submitted, rendered (submit to finish) and took in
+    all (create to finish); None where it has not got that far."""
+
+    def between(start: float | None, end: float | None) -> float | None:
+        return None if start is None or end is None else round(end - start, 3)
+
+    created, submitted, finished = row["created_at"], row["submitted_at"], row["finished_at"]
+    return {
+        **row,
+        "queued_seconds": between(created, submitted),
+        "render_seconds": between(submitted, finished),
+        "total_seconds": between(created, finished),
+    }
 
 
 @dataclass(frozen=True)
@@ -38,7 +59,7 @@ class UsageFilter:
     account_id: str | None = None
     token_id: str | None = None
     model: str | None = None
-    state: str | None = None
+    state: TaskState | None = None
     since: float | None = None
     until: float | None = None
 
@@ -75,7 +96,7 @@ async def usage_page(
             | ((tasks.c.created_at == cursor.created_at) & (tasks.c.id < cursor.id))
         )
     query = query.order_by(tasks.c.created_at.desc(), tasks.c.id.desc()).limit(limit + 1)
-    rows = [dict(row._mapping) for row in await conn.execute(query)]
+    rows = [with_timings(dict(row._mapping)) for row in await conn.execute(query)]
     return rows[:limit], len(rows) > limit
 
 
@@ -96,6 +117,9 @@ async def summary(conn: ReadConnection, where: UsageFilter, by: str) -> list[dic
                 "completed"
             ),
             func.sum(case((tasks.c.state == TaskState.FAILED.value, 1), else_=0)).label("failed"),
+            func.sum(case((tasks.c.state == TaskState.CANCELLED.value, 1), else_=0)).label(
+                "cancelled"
+            ),
             func.sum(_CHARGED).label("charged_micros"),
         )
         .where(*where.clauses())

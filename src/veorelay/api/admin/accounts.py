@@ -24,7 +24,8 @@ class AccountCreate(BaseModel):
 
 
 class AccountUpdate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: str | None = Field(None, min_length=1, max_length=200)
+    enabled: bool | None = None
 
 
 class MoneyChange(BaseModel):
@@ -70,10 +71,20 @@ async def get_account(account_id: str, services: ServicesDep) -> dict[str, Any]:
 async def update_account(
     account_id: str, body: AccountUpdate, services: ServicesDep
 ) -> dict[str, Any]:
-    async with services.db.write() as conn:
-        if not await accounts.rename_account(conn, account_id, body.name):
-            raise NotFound(f"No account {account_id!r}.", param="account_id")
+    """Rename, disable or enable an account. A disabled account's tokens are all refused
+    (403 account_disabled); its money and history stay."""
+    changes = body.model_dump(exclude_none=True)
+    await account_json(services, account_id)
+    if changes:
+        async with services.db.write() as conn:
+            await accounts.update_account(conn, account_id, **changes)
     return await account_json(services, account_id)
+
+
+@router.delete("/accounts/{account_id}")
+async def disable_account(account_id: str, services: ServicesDep) -> dict[str, Any]:
+    """Accounts are disabled, not erased: their ledger and usage stay (re-enable with PATCH)."""
+    return await update_account(account_id, AccountUpdate(enabled=False), services)
 
 
 @router.post("/accounts/{account_id}/top-ups")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field, StrictFloat, StrictInt, StrictStr
 from sqlalchemy import delete, func, select
@@ -17,6 +18,7 @@ from veorelay.db import catalog
 from veorelay.db.accounts import DEFAULT_GROUP
 from veorelay.db.tables import groups, tokens
 from veorelay.errors import Conflict, InvalidRequest, NotFound
+from veorelay.services import Services
 
 router = admin_router()
 
@@ -71,10 +73,20 @@ async def delete_group(name: str, services: ServicesDep) -> dict[str, Any]:
 
 class ModelBody(BaseModel):
     per_call_usd: Usd | None = None
-    per_second_usd: dict[Literal["720p", "1080p", "4k"], Usd] = Field(default_factory=dict)
+    per_second_usd: dict[Resolution, Usd] = Field(default_factory=dict)
     upstream_model: str | None = None
     enabled: bool = True
     description: str = Field("", max_length=500)
+
+
+class ModelPatch(BaseModel):
+    """Only the fields given change; null clears a price (a per-second map entry too)."""
+
+    per_call_usd: Usd | None = None
+    per_second_usd: dict[Resolution, Usd | None] = Field(default_factory=dict)
+    upstream_model: str | None = None
+    enabled: bool | None = None
+    description: str | None = Field(None, max_length=500)
 
 
 def _model_json(price: ModelPrice) -> dict[str, Any]:
@@ -88,6 +100,10 @@ def _model_json(price: ModelPrice) -> dict[str, Any]:
     }
 
 
+def _optional_micros(value: Usd | None, param: str) -> int | None:
+    return None if value is None else micros(value, param)
+
+
 @router.get("/models")
 async def list_models(services: ServicesDep) -> dict[str, Any]:
     async with services.db.read() as conn:
@@ -97,29 +113,58 @@ async def list_models(services: ServicesDep) -> dict[str, Any]:
 
 @router.put("/models/{model}")
 async def put_model(model: str, body: ModelBody, services: ServicesDep) -> dict[str, Any]:
+    """Add a model or replace all its settings."""
     price = ModelPrice(
         model=model,
-        per_call_micros=None
-        if body.per_call_usd is None
-        else micros(body.per_call_usd, "per_call_usd"),
+        per_call_micros=_optional_micros(body.per_call_usd, "per_call_usd"),
         per_second_micros={
-            Resolution(r): micros(v, "per_second_usd") for r, v in body.per_second_usd.items()
+            res: micros(v, "per_second_usd") for res, v in body.per_second_usd.items()
         },
         upstream_model=body.upstream_model,
         enabled=body.enabled,
     )
+    return await _save_model(services, price, body.description)
+
+
+@router.patch("/models/{model}")
+async def patch_model(model: str, body: ModelPatch, services: ServicesDep) -> dict[str, Any]:
+    """Change some of a model's settings (or add a model, which then needs a price)."""
+    given = body.model_dump(exclude_unset=True)
+    async with services.db.read() as conn:
+        current = (await catalog.model_price_table(conn)).get(model)
+    price = current or ModelPrice(model=model, per_call_micros=None)
+    per_second = dict(price.per_second_micros)
+    for res, value in body.per_second_usd.items():
+        if value is None:
+            per_second.pop(res, None)
+        else:
+            per_second[res] = micros(value, "per_second_usd")
+    price = replace(price, per_second_micros=per_second)
+    if "per_call_usd" in given:
+        price = replace(price, per_call_micros=_optional_micros(body.per_call_usd, "per_call_usd"))
+    if "upstream_model" in given:
+        price = replace(price, upstream_model=body.upstream_model)
+    if body.enabled is not None:
+        price = replace(price, enabled=body.enabled)
+    return await _save_model(services, price, body.description)
+
+
+async def _save_model(
+    services: Services, price: ModelPrice, description: str | None
+) -> dict[str, Any]:
     if price.per_call_micros is None and not price.per_second_micros:
         raise InvalidRequest("Give a per_call_usd or per_second_usd price.", param="per_call_usd")
     async with services.db.write() as conn:
-        await catalog.set_model_price(conn, price, time.time(), body.description)
+        await catalog.set_model_price(conn, price, time.time(), description)
     services.prices.invalidate()
     return _model_json(price)
 
 
 @router.delete("/models/{model}")
-async def delete_model(model: str, services: ServicesDep) -> dict[str, Any]:
-    async with services.db.write() as conn:
-        if not await catalog.delete_model(conn, model):
+async def disable_model(model: str, services: ServicesDep) -> dict[str, Any]:
+    """Models are disabled, not erased: tasks refer to them, and a default model deleted
+    outright would come back at the next start. Enable again with PATCH."""
+    async with services.db.read() as conn:
+        if model not in await catalog.model_price_table(conn):
             raise NotFound(f"No model {model!r}.", param="model")
-    services.prices.invalidate()
-    return {"model": model, "deleted": True}
+    return await patch_model(model, ModelPatch(enabled=False), services)

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import time
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query
-from fastapi.responses import Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from veorelay.api.admin.common import Usd, admin_router, micros, money, usd
 from veorelay.api.deps import ServicesDep
+from veorelay.core.lifecycle import TaskState
 from veorelay.db import redemption, usage
 from veorelay.db.usage import UsageFilter
+from veorelay.errors import Conflict, NotFound
+from veorelay.services import Services
 
 router = admin_router()
 
@@ -43,47 +46,93 @@ async def list_codes(services: ServicesDep, batch_id: str | None = None) -> dict
         return {"data": [money(c) for c in await redemption.list_codes(conn, batch_id)]}
 
 
+@router.get("/redemption-codes/{code_id}")
+async def get_code(code_id: str, services: ServicesDep) -> dict[str, Any]:
+    async with services.db.read() as conn:
+        found = await redemption.get_code(conn, code_id)
+    if found is None:
+        raise NotFound(f"No redemption code {code_id!r}.", param="code_id")
+    return money(found)
+
+
+@router.delete("/redemption-codes/{code_id}")
+async def revoke_code(code_id: str, services: ServicesDep) -> dict[str, Any]:
+    """Revoke a code not yet redeemed (a redeemed one stays as it is: the money was credited)."""
+    found = await get_code(code_id, services)
+    if found["redeemed_at"] is not None:
+        raise Conflict("This code has already been redeemed.", code="code_already_redeemed")
+    async with services.db.write() as conn:
+        await redemption.revoke(conn, code_id=code_id, batch_id=None, now=time.time())
+    return await get_code(code_id, services)
+
+
+@router.delete("/redemption-batches/{batch_id}")
+async def revoke_batch(batch_id: str, services: ServicesDep) -> dict[str, Any]:
+    """Revoke every code of a batch that is not redeemed yet."""
+    async with services.db.write() as conn:
+        revoked = await redemption.revoke(conn, code_id=None, batch_id=batch_id, now=time.time())
+    return {"batch_id": batch_id, "revoked": revoked}
+
+
 def _filter(
     account_id: str | None = None,
     token_id: str | None = None,
     model: str | None = None,
-    status: str | None = None,
-    since: float | None = None,
-    until: float | None = None,
+    status: Annotated[TaskState | None, Query(description="A task state.")] = None,
+    since: Annotated[float | None, Query(description="Created at or after (UNIX s).")] = None,
+    until: Annotated[float | None, Query(description="Created before (UNIX s).")] = None,
 ) -> UsageFilter:
     return UsageFilter(account_id, token_id, model, status, since, until)
 
 
 FilterDep = Annotated[UsageFilter, Depends(_filter)]
+EXPORT_PAGE = 1000
+CSV_FIELDS = [*usage.RECORD_FIELDS, "quoted_usd", "charged_usd"]
 
 
-@router.get(
-    "/usage",
-    responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
-)
+@router.get("/usage")
 async def list_usage(
     where: FilterDep,
     services: ServicesDep,
-    after: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-    format: Literal["json", "csv"] = "json",
-) -> Response:
+    after: Annotated[str | None, Query(description="The last id of the previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """One record per task, newest first, a page at a time."""
     async with services.db.read() as conn:
-        rows, has_more = await usage.usage_page(conn, where, after=after, limit=limit)
-    rows = [money(r) for r in rows]
-    if format == "csv":
-        out = io.StringIO()
-        columns = list(rows[0]) if rows else [c.name for c in usage.USAGE_COLUMNS]
-        writer = csv.DictWriter(out, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-        return Response(
-            out.getvalue(),
-            media_type="text/csv",
-            headers={"Content-Disposition": 'attachment; filename="usage.csv"'},
-        )
-    body = {"data": rows, "has_more": has_more, "last_id": rows[-1]["id"] if rows else None}
-    return Response(json.dumps(body), media_type="application/json")
+        rows, has_more = await usage.usage_page(conn, where, after=after or None, limit=limit)
+    data = [money(r) for r in rows]
+    return {"data": data, "has_more": has_more, "last_id": data[-1]["id"] if data else None}
+
+
+@router.get(
+    "/usage/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def export_usage(where: FilterDep, services: ServicesDep) -> StreamingResponse:
+    """Every matching record as CSV, newest first, streamed page by page."""
+    return StreamingResponse(
+        usage_csv(services, where),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="usage.csv"'},
+    )
+
+
+async def usage_csv(services: Services, where: UsageFilter) -> AsyncIterator[str]:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    after: str | None = None
+    while True:
+        async with services.db.read() as conn:
+            rows, has_more = await usage.usage_page(conn, where, after=after, limit=EXPORT_PAGE)
+        writer.writerows(money(r) for r in rows)
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+        if not has_more:
+            return
+        after = rows[-1]["id"]
 
 
 @router.get("/summary")
