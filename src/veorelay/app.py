@@ -26,6 +26,7 @@ from veorelay import __version__
 from veorelay.api import account, admin, compat, videos
 from veorelay.api.auth import TokenCache
 from veorelay.api.limits import BodySizeLimit
+from veorelay.api.openapi import openapi_document
 from veorelay.db import catalog
 from veorelay.db.database import Database
 from veorelay.db.migrate import upgrade
@@ -76,6 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
         return {"status": "ok"}
 
     _install_error_handlers(app)
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app
 
 

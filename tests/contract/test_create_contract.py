@@ -623,6 +623,17 @@ def test_openapi_describes_both_bodies(api: tuple[Gateway, str]) -> None:
         "/v1/videos/{video_id}/content",
         "/v1/video/generations/{task_id}",
     }
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["token"] == schemes["adminKey"] | {
+        "description": schemes["token"]["description"]
+    }
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            assert "422" not in operation["responses"]  # validation errors are 400s
+            if path != "/health":
+                expected = "adminKey" if path.startswith("/admin/") else "token"
+                assert operation["security"] == [{expected: []}], (method, path)
+                assert "authorization" not in {p["name"] for p in operation.get("parameters", [])}
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from veorelay.api import views
 from veorelay.api.deps import IdentityDep, ServicesDep
 from veorelay.api.schemas import CompatStatus
-from veorelay.api.videos import ERRORS, own_task
+from veorelay.api.videos import READ_ERRORS, own_task
 
 router = APIRouter(tags=["compatibility"])
 
@@ -16,7 +16,7 @@ router = APIRouter(tags=["compatibility"])
     "/v1/video/generations/{task_id}",
     operation_id="getVideoGenerationStatus",
     response_model=CompatStatus,
-    responses=ERRORS,
+    responses=READ_ERRORS,
 )
 async def generation_status(
     task_id: str, request: Request, identity: IdentityDep, services: ServicesDep

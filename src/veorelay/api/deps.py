@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from veorelay.core.access import check_token
 from veorelay.db.accounts import TokenIdentity
@@ -19,10 +20,21 @@ async def get_services(request: Request) -> Services:
     return services
 
 
+# Declares the bearer scheme in /openapi.json; the header itself is read below, so that a
+# missing token and a malformed header get their own error codes.
+TOKEN_SCHEME = HTTPBearer(
+    auto_error=False,
+    scheme_name="token",
+    description="A veorelay API token: `Authorization: Bearer sk-vr-...`.",
+)
+
+
 async def get_identity(
-    request: Request, authorization: Annotated[str | None, Header()] = None
+    request: Request,
+    _scheme: Annotated[HTTPAuthorizationCredentials | None, Security(TOKEN_SCHEME)],
 ) -> TokenIdentity:
     services: Services = request.app.state.services
+    authorization = request.headers.get("authorization")
     identity = await services.tokens.authenticate(services.db, authorization)
     client_ip = request.client.host if request.client else None
     check_token(identity.policy, client_ip, time.time())  # disabled, expired, IP allow-list

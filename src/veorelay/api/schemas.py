@@ -164,3 +164,8 @@ CREATE_VIDEO_OPENAPI: dict[str, Any] = {
         },
     }
 }
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses an operation can answer, all in the one shape."""
+    return {code: {"model": ErrorBody} for code in codes}

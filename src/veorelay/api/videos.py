@@ -12,7 +12,13 @@ from fastapi.responses import FileResponse, JSONResponse
 from veorelay.api import views
 from veorelay.api.body import read_create_body
 from veorelay.api.deps import IdentityDep, ServicesDep
-from veorelay.api.schemas import CREATE_VIDEO_OPENAPI, ErrorBody, Video, VideoDeleted, VideoList
+from veorelay.api.schemas import (
+    CREATE_VIDEO_OPENAPI,
+    Video,
+    VideoDeleted,
+    VideoList,
+    error_responses,
+)
 from veorelay.core import pricing
 from veorelay.core.access import check_model
 from veorelay.core.lifecycle import TaskState
@@ -31,9 +37,8 @@ class VideoFileResponse(FileResponse):
     chunk_size = 1024 * 1024
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 415, 429)
-}
+# Every authenticated call can answer 401 (no or bad token) and 403 (token refused).
+READ_ERRORS = error_responses(401, 403, 404)
 
 
 _VIDEO_ID_LINK = {"parameters": {"video_id": "$response.body#/id"}}
@@ -61,7 +66,7 @@ _VIDEO_ID_LINK = {"parameters": {"video_id": "$response.body#/id"}}
                 }
             }
         },
-        **ERRORS,
+        **error_responses(400, 401, 403, 413, 415, 429),
     },
     openapi_extra=CREATE_VIDEO_OPENAPI,
 )
@@ -101,7 +106,10 @@ async def create_video(
 
 
 @router.get(
-    "/v1/videos/{video_id}", operation_id="retrieveVideo", response_model=Video, responses=ERRORS
+    "/v1/videos/{video_id}",
+    operation_id="retrieveVideo",
+    response_model=Video,
+    responses=READ_ERRORS,
 )
 async def retrieve_video(
     video_id: str, identity: IdentityDep, services: ServicesDep
@@ -111,7 +119,12 @@ async def retrieve_video(
     return _video_response(task, time.time())
 
 
-@router.get("/v1/videos", operation_id="listVideos", response_model=VideoList, responses=ERRORS)
+@router.get(
+    "/v1/videos",
+    operation_id="listVideos",
+    response_model=VideoList,
+    responses=error_responses(400, 401, 403),
+)
 async def list_videos(
     identity: IdentityDep,
     services: ServicesDep,
@@ -137,7 +150,7 @@ async def list_videos(
     "/v1/videos/{video_id}",
     operation_id="deleteVideo",
     response_model=VideoDeleted,
-    responses=ERRORS,
+    responses=error_responses(401, 403, 404, 503),
 )
 async def delete_video(video_id: str, identity: IdentityDep, services: ServicesDep) -> VideoDeleted:
     """Delete a video: a task still running is cancelled and its hold released; a finished
@@ -156,8 +169,10 @@ async def delete_video(video_id: str, identity: IdentityDep, services: ServicesD
 
 
 _CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"video/mp4": {}}},
-    **ERRORS,
+    200: {"content": {"video/mp4": {}}, "description": "The whole MP4."},
+    206: {"content": {"video/mp4": {}}, "description": "The byte range asked for with Range."},
+    416: {"description": "The Range lies outside the file."},
+    **error_responses(401, 403, 404, 409),
 }
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hmac
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import StrictFloat, StrictInt, StrictStr
 
 from veorelay.api.schemas import ErrorBody
@@ -13,10 +14,18 @@ from veorelay.core.pricing import micros_to_usd, usd_to_micros
 from veorelay.errors import AuthenticationFailed, InvalidRequest, PermissionDenied
 from veorelay.services import Services
 
+ADMIN_SCHEME = HTTPBearer(
+    auto_error=False,
+    scheme_name="adminKey",
+    description="The operator's key: `Authorization: Bearer $VEORELAY_ADMIN_KEY`.",
+)
+
 
 async def require_admin(
-    request: Request, authorization: Annotated[str | None, Header()] = None
+    request: Request,
+    _scheme: Annotated[HTTPAuthorizationCredentials | None, Security(ADMIN_SCHEME)],
 ) -> None:
+    authorization = request.headers.get("authorization")
     services: Services = request.app.state.services
     key = services.settings.admin_key
     if key is None:
