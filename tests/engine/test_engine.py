@@ -248,3 +248,18 @@ async def test_shutdown_lets_a_submit_in_flight_finish(rig: Rig) -> None:
     assert task.state is TaskState.RUNNING  # the accepted operation was recorded
     assert task.operation_name is not None
     assert rig.submissions() == 1
+
+
+def test_stale_partial_downloads_are_swept(tmp_path: Path) -> None:
+    import os
+
+    from veorelay.engine.worker import STALE_SPOOL_SECONDS, sweep_spool
+
+    now = time.time()
+    stale, fresh, kept = tmp_path / "a.part", tmp_path / "b.part", tmp_path / "c.mp4"
+    for path in (stale, fresh, kept):
+        path.write_bytes(b"x")
+        os.utime(path, (now - 2 * STALE_SPOOL_SECONDS,) * 2)
+    os.utime(fresh, (now - 10,) * 2)  # another live worker's download in progress
+    assert sweep_spool(tmp_path, now) == 1
+    assert (stale.exists(), fresh.exists(), kept.exists()) == (False, True, True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -44,14 +45,25 @@ def generate(
             error = video.get("error") or {}
             console.print(f"[red]failed[/]: {error.get('code')}: {error.get('message')}")
             raise typer.Exit(1)
-        with client.stream("GET", f"/v1/videos/{video['id']}/content") as response:
+        _download(client, video["id"], output)
+    console.print(f"saved [bold]{output}[/] ({output.stat().st_size} bytes)")
+
+
+def _download(client: httpx.Client, video_id: str, output: Path) -> None:
+    """Into a temporary file beside `output`, renamed when whole: an interrupted download
+    never leaves a truncated MP4 under the name asked for."""
+    partial = output.with_name(f".{output.name}.part")
+    try:
+        with client.stream("GET", f"/v1/videos/{video_id}/content") as response:
             if response.status_code != 200:
                 response.read()
                 _check(response)
-            with open(output, "wb") as handle:
+            with open(partial, "wb") as handle:
                 for chunk in response.iter_bytes():
                     handle.write(chunk)
-    console.print(f"saved [bold]{output}[/] ({output.stat().st_size} bytes)")
+        os.replace(partial, output)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _wait(client: httpx.Client, video: dict[str, Any], deadline: float) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from veorelay.db import tasks as task_db
 from veorelay.db.database import Database
@@ -22,6 +23,22 @@ from veorelay.upstream.base import UpstreamClient
 log = logging.getLogger("veorelay.engine")
 # Due work that could not be leased (another worker holds it) is looked at again this soon.
 MIN_WAIT = 0.01
+
+
+# A download in progress writes to its spool file continually; one untouched this long was
+# left by a process that died (other live workers may share the spool directory).
+STALE_SPOOL_SECONDS = 3600.0
+
+
+def sweep_spool(spool: Path, now: float) -> int:
+    """Remove partial downloads a crashed process left behind. Returns how many."""
+    removed = 0
+    for partial in spool.glob("*.part"):
+        with contextlib.suppress(FileNotFoundError):
+            if partial.stat().st_mtime < now - STALE_SPOOL_SECONDS:
+                partial.unlink()
+                removed += 1
+    return removed
 
 
 class Engine:
@@ -54,6 +71,9 @@ class Engine:
 
     async def run_forever(self) -> None:
         log.info("engine started (concurrency %d)", self.concurrency)
+        swept = await asyncio.to_thread(sweep_spool, self.ctx.storage.spool_dir(), time.time())
+        if swept:
+            log.info("removed %d download(s) left unfinished by a crash", swept)
         try:
             while True:
                 try:
