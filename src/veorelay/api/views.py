@@ -19,11 +19,14 @@ _COMPAT_STATUS = {
 def task_progress(task: Task, now: float) -> int:
     if task.state is TaskState.COMPLETED:
         return 100
-    if task.state is TaskState.RUNNING and task.submitted_at is not None:
-        return timing.progress(now - task.submitted_at, task.expected_render_seconds)
     if task.state is TaskState.DOWNLOADING:
         return 99
-    return 0
+    if task.submitted_at is None:
+        return 0
+    # Running: the estimate now. Failed or cancelled: the estimate when it ended, so a progress
+    # bar stops where it was instead of jumping back to 0.
+    until = now if task.state is TaskState.RUNNING else (task.finished_at or now)
+    return timing.progress(until - task.submitted_at, task.expected_render_seconds)
 
 
 def task_error(task: Task) -> VideoError | None:
