@@ -85,6 +85,8 @@ def test_missing_and_wrong_keys(sim: httpx.Client) -> None:
         ({"resolution": "480p"}, {}, "resolution"),
         ({}, {"image": {"inlineData": {"mimeType": "image/png", "data": "AAAA"}}}, "inlineData"),
         ({}, {"lastFrame": {"bytesBase64Encoded": "AAAA", "mimeType": "image/png"}}, "lastFrame"),
+        ({}, {"referenceImages": ["not an object"]}, "referenceImages"),
+        ({}, {"referenceImages": "AAAA"}, "referenceImages"),
     ],
 )
 def test_invalid_arguments(

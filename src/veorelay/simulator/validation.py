@@ -101,6 +101,8 @@ def validate_predict(model: str, body: Any, retired: frozenset[str] = frozenset(
     except ValueError:
         raise invalid("resolution must be one of 720p, 1080p or 4k.") from None
     references = instance.get("referenceImages") or []
+    if not isinstance(references, list) or not all(isinstance(r, dict) for r in references):
+        raise invalid("referenceImages must be a list of objects.")
     if resolution is not Resolution.P720 and seconds != 8:
         raise invalid(f"Resolution {resolution} is only supported for 8 second videos.")
     if references and seconds != 8:
