@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import gateway_env, start_gateway
+from tests.e2e.conftest import assert_ledger_balanced, gateway_env, start_gateway
 
 ADMIN_KEY = "fuzz-admin-" + "x" * 32
 
@@ -66,3 +66,4 @@ def test_the_server_matches_its_openapi_document(tmp_path: Path, surface: str) -
         assert "Traceback" not in gateway.process.log()  # no 500 slipped by as "documented"
     finally:
         gateway.process.stop()
+    assert_ledger_balanced(gateway)  # the admin surface moves money: top-ups, adjustments

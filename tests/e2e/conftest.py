@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import re
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,12 +38,30 @@ class Gateway:
         return openai.OpenAI(base_url=f"{self.url}/v1", api_key=token, max_retries=0)
 
     def query(self, sql: str, *args: object) -> list[tuple[object, ...]]:
-        with sqlite3.connect(self.data_dir / "veorelay.db") as conn:
-            return conn.execute(sql, args).fetchall()
+        """Rows of `sql` (with `?` placeholders) from the gateway's own database: the SQLite
+        file in its data dir, or the PostgreSQL database its VEORELAY_DATABASE_URL names."""
+        url = self.env.get("VEORELAY_DATABASE_URL")
+        if not url:
+            with sqlite3.connect(self.data_dir / "veorelay.db") as conn:
+                return conn.execute(sql, args).fetchall()
+        if not url.startswith(("postgresql://", "postgresql+asyncpg://")):
+            raise ValueError(f"Gateway.query reads SQLite or PostgreSQL, not {url}")
+        return asyncio.run(_postgres_query(url, sql, args))
 
     def balance(self, account_id: str) -> int:
         ((micros,),) = self.query("SELECT balance_micros FROM accounts WHERE id = ?", account_id)
-        return int(micros)  # type: ignore[call-overload]
+        assert isinstance(micros, int)
+        return micros
+
+
+async def _postgres_query(url: str, sql: str, args: tuple[object, ...]) -> list[tuple[object, ...]]:
+    numbers = itertools.count(1)
+    numbered = re.sub(r"\?", lambda _: f"${next(numbers)}", sql)  # no literal "?" in our SQL
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        return [tuple(row) for row in await conn.fetch(numbered, *args)]
+    finally:
+        await conn.close()
 
 
 def start_simulator(directory: Path, time_scale: str = SCALE) -> tuple[Process, str]:
@@ -115,14 +136,23 @@ def assert_ledger_balanced(gateway: Gateway) -> None:
         "SELECT a.id, a.balance_micros, COALESCE(SUM(l.amount_micros), 0) FROM accounts a "
         "LEFT JOIN ledger l ON l.account_id = a.id GROUP BY a.id, a.balance_micros"
     )
+    assert rows, "no accounts: the ledger check would check nothing"
     for account_id, balance, total in rows:
         assert balance == total, f"ledger of {account_id} does not add up"
-        assert int(balance) >= 0  # type: ignore[call-overload]
+        assert isinstance(balance, int)
+        assert balance >= 0, f"{account_id} is at {balance}"
 
 
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
     """A fresh database on the PostgreSQL server, dropped afterwards."""
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """The URL of a new database on the PostgreSQL server, dropped on leaving."""
     name = f"veorelay_{uuid.uuid4().hex[:10]}"
     admin = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
 
@@ -134,5 +164,7 @@ def postgres_database() -> Iterator[str]:
             await conn.close()
 
     asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    yield admin.rsplit("/", 1)[0] + f"/{name}"
-    asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    try:
+        yield admin.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))

@@ -55,7 +55,18 @@ def test_multipart_image_to_video(gateway: Gateway, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("with_image", [False, True])
 def test_json_body(gateway: Gateway, tmp_path: Path, with_image: bool) -> None:
-    client = gateway.client(gateway.token()[0])
+    # openai >= 2.27 sends videos.create as multipart only; JSON goes through the SDK's
+    # low-level client.post, which is what the spec documents tell SDK users to call.
+    sent: list[str] = []
+    recorder = httpx.Client(
+        event_hooks={"request": [lambda r: sent.append(r.headers.get("content-type", ""))]}
+    )
+    client = openai.OpenAI(
+        base_url=f"{gateway.url}/v1",
+        api_key=gateway.token()[0],
+        max_retries=0,
+        http_client=recorder,
+    )
     body: dict[str, object] = {
         "model": FAST,
         "prompt": "Waves at night",
@@ -65,6 +76,7 @@ def test_json_body(gateway: Gateway, tmp_path: Path, with_image: bool) -> None:
     if with_image:
         body["input_reference"] = "data:image/png;base64," + base64.b64encode(png_bytes()).decode()
     created = client.post("/videos", body=body, cast_to=Video)  # JSON, as the documents show
+    assert sent == ["application/json"]
     video = client.videos.poll(created.id, poll_interval_ms=50)
     assert video.status == "completed"
     client.videos.download_content(video.id).write_to_file(tmp_path / "out.mp4")

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import gateway_env, start_gateway, start_simulator
+from tests.e2e.conftest import assert_ledger_balanced, gateway_env, start_gateway, start_simulator
 from tests.helpers import Process
 
 pytestmark = pytest.mark.postgres
@@ -67,6 +67,7 @@ def test_workers_share_the_tasks_of_an_api_only_gateway(
             worker.stop()
         gateway.process.stop()
         simulator.stop()
+    assert_ledger_balanced(gateway)
 
 
 def test_status_reads_never_call_upstream(tmp_path: Path) -> None:
@@ -98,3 +99,4 @@ def test_status_reads_never_call_upstream(tmp_path: Path) -> None:
     finally:
         gateway.process.stop()
         simulator.stop()
+    assert_ledger_balanced(gateway)

@@ -1,0 +1,122 @@
+"""Per-token limits under 30 concurrent creates, over HTTP, on SQLite and PostgreSQL.
+
+The engine is off, so every accepted task stays in flight and nothing but the creates moves
+money; token settings are read fresh on each request (no cache).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import (
+    Gateway,
+    assert_ledger_balanced,
+    fresh_postgres_database,
+    gateway_env,
+    start_gateway,
+)
+
+ADMIN_KEY = "admin-" + "l" * 40
+RUSH = 30
+PRICE = 300_000  # a 4 s 720p fast video
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def gateway(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gateway]:
+    data_dir = tmp_path_factory.mktemp(f"limits-{request.param}") / "data"
+    env = {
+        **gateway_env(data_dir, simulator_url=None),
+        "VEORELAY_ENGINE_ENABLED": "false",
+        "VEORELAY_ADMIN_KEY": ADMIN_KEY,
+        "VEORELAY_CACHE_SECONDS": "0",
+    }
+    with ExitStack() as stack:
+        if request.param == "postgresql":
+            env["VEORELAY_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
+        gw = start_gateway(data_dir, env)
+        stack.callback(gw.process.stop)
+        yield gw
+
+
+def token_with(gateway: Gateway, **settings: Any) -> tuple[str, str]:
+    """(secret, account id): a new $10 account, and a token with these settings (admin API)."""
+    admin = f"{gateway.url}/admin/api"
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    account = httpx.post(
+        f"{admin}/accounts", json={"name": "rush", "balance_usd": "10"}, headers=headers
+    )
+    assert account.status_code == 200, account.text
+    body = {"account_id": account.json()["id"], "name": "rush", **settings}
+    token = httpx.post(f"{admin}/tokens", json=body, headers=headers)
+    assert token.status_code == 200, token.text
+    return token.json()["secret"], account.json()["id"]
+
+
+def rush(gateway: Gateway, secret: str) -> list[httpx.Response]:
+    """RUSH creates at once, each on its own connection."""
+
+    async def create(http: httpx.AsyncClient) -> httpx.Response:
+        return await http.post(
+            f"{gateway.url}/v1/videos",
+            json={"model": "veo-3.1-fast-generate-preview", "prompt": "rush", "seconds": "4"},
+            headers={"Authorization": f"Bearer {secret}"},
+        )
+
+    async def run() -> list[httpx.Response]:
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=RUSH), timeout=60) as http:
+            return await asyncio.gather(*(create(http) for _ in range(RUSH)))
+
+    return asyncio.run(run())
+
+
+def assert_accepted_exactly(
+    gateway: Gateway, account: str, responses: list[httpx.Response], accepted: int, code: str
+) -> list[httpx.Response]:
+    """`accepted` creates got 200, the others 429 with `code`; exactly the accepted ones were
+    written and held. Returns the refusals."""
+    statuses = [r.status_code for r in responses]
+    assert (statuses.count(200), statuses.count(429)) == (accepted, RUSH - accepted)
+    refused = [r for r in responses if r.status_code == 429]
+    assert {r.json()["error"]["code"] for r in refused} == {code}
+    ids = {r.json()["id"] for r in responses if r.status_code == 200}
+    tasks = gateway.query("SELECT id, state FROM tasks WHERE account_id = ?", account)
+    assert sorted(tasks) == sorted((task_id, "queued") for task_id in ids)
+    holds = gateway.query(
+        "SELECT count(*) FROM ledger WHERE account_id = ? AND kind = 'hold'", account
+    )
+    assert holds == [(accepted,)]
+    assert gateway.balance(account) == 10_000_000 - accepted * PRICE
+    assert_ledger_balanced(gateway)
+    return refused
+
+
+def test_rpm_limit(gateway: Gateway) -> None:
+    secret, account = token_with(gateway, rpm_limit=5)
+    responses = rush(gateway, secret)
+    refused = assert_accepted_exactly(gateway, account, responses, 5, "rpm_limit_exceeded")
+    assert all(1 <= int(r.headers["Retry-After"]) <= 60 for r in refused)
+
+
+def test_max_in_flight(gateway: Gateway) -> None:
+    secret, account = token_with(gateway, max_in_flight=3)
+    responses = rush(gateway, secret)
+    refused = assert_accepted_exactly(gateway, account, responses, 3, "too_many_in_flight")
+    assert all(int(r.headers["Retry-After"]) >= 1 for r in refused)
+
+
+def test_spend_limit(gateway: Gateway) -> None:
+    secret, account = token_with(gateway, spend_limit_usd="1.20")  # exactly four videos
+    responses = rush(gateway, secret)
+    assert_accepted_exactly(gateway, account, responses, 4, "token_spend_limit_reached")
+    spent = gateway.query("SELECT spent_micros FROM tokens WHERE account_id = ?", account)
+    assert spent == [(4 * PRICE,)]
