@@ -61,12 +61,6 @@ def test_json_body(gateway: Gateway, tmp_path: Path, with_image: bool) -> None:
     recorder = httpx.Client(
         event_hooks={"request": [lambda r: sent.append(r.headers.get("content-type", ""))]}
     )
-    client = openai.OpenAI(
-        base_url=f"{gateway.url}/v1",
-        api_key=gateway.token()[0],
-        max_retries=0,
-        http_client=recorder,
-    )
     body: dict[str, object] = {
         "model": FAST,
         "prompt": "Waves at night",
@@ -75,11 +69,15 @@ def test_json_body(gateway: Gateway, tmp_path: Path, with_image: bool) -> None:
     }
     if with_image:
         body["input_reference"] = "data:image/png;base64," + base64.b64encode(png_bytes()).decode()
-    created = client.post("/videos", body=body, cast_to=Video)  # JSON, as the documents show
-    assert sent == ["application/json"]
-    video = client.videos.poll(created.id, poll_interval_ms=50)
-    assert video.status == "completed"
-    client.videos.download_content(video.id).write_to_file(tmp_path / "out.mp4")
+    token = gateway.token()[0]
+    with openai.OpenAI(
+        base_url=f"{gateway.url}/v1", api_key=token, max_retries=0, http_client=recorder
+    ) as client:
+        created = client.post("/videos", body=body, cast_to=Video)  # JSON, as documented
+        assert sent == ["application/json"]
+        video = client.videos.poll(created.id, poll_interval_ms=50)
+        assert video.status == "completed"
+        client.videos.download_content(video.id).write_to_file(tmp_path / "out.mp4")
     check_mp4(tmp_path / "out.mp4", 1280, 720, 6)
 
 
