@@ -470,6 +470,12 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gateway, str
     gateway.process.stop()
 
 
+@pytest.fixture(scope="module")
+def stranger(api: tuple[Gateway, str]) -> str:
+    """A token of another account."""
+    return api[0].token("1")[0]
+
+
 def count(gateway: Gateway, token: str) -> int:
     return len(gateway.query("SELECT id FROM tasks"))
 
@@ -693,3 +699,44 @@ def test_an_empty_or_malformed_after_cursor(api: tuple[Gateway, str]) -> None:
     bad_cursor = httpx.get(f"{gateway.url}/v1/videos?after=video_%00", headers=headers)
     assert bad_cursor.status_code == 200
     assert bad_cursor.json()["data"] == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "authorization", "status", "code"),
+    [
+        ("GET", "/v1/videos", None, 401, "missing_api_key"),
+        ("GET", "/v1/videos", "Bearer sk-vr-not-a-token", 401, "invalid_api_key"),
+        ("GET", "/v1/videos", "Basic dXNlcjpwYXNz", 401, "invalid_api_key"),
+        ("GET", "/v1/videos/{queued}", "own", 200, None),
+        ("GET", "/v1/videos/{queued}", "other", 404, "not_found"),
+        ("GET", "/v1/video/generations/{queued}", "other", 404, "not_found"),
+        ("GET", "/v1/videos/{queued}/content", "own", 409, "video_not_ready"),
+        ("GET", "/v1/videos/{queued}/content", "other", 404, "not_found"),
+        ("DELETE", "/v1/videos/{queued}", "other", 404, "not_found"),
+        ("GET", "/v1/videos/video_" + "0" * 32, "own", 404, "not_found"),
+        ("PUT", "/v1/videos", "own", 405, "method_not_allowed"),
+        ("GET", "/v1/nothing-here", "own", 404, "not_found"),
+    ],
+)
+def test_error_table(
+    api: tuple[Gateway, str],
+    stranger: str,
+    method: str,
+    path: str,
+    authorization: str | None,
+    status: int,
+    code: str | None,
+) -> None:
+    """The documented errors of the read side, each in the one error shape."""
+    gateway, token = api
+    queued = send(gateway, token, ok("x", {}, "8", "1280x720"), "json").json()["id"]
+    secrets = {"own": f"Bearer {token}", "other": f"Bearer {stranger}"}
+    headers = {}
+    if authorization is not None:
+        headers["Authorization"] = secrets.get(authorization, authorization)
+    response = httpx.request(method, gateway.url + path.format(queued=queued), headers=headers)
+    assert response.status_code == status, response.text
+    if code is not None:
+        error = response.json()["error"]
+        assert set(error) == {"message", "type", "param", "code"}
+        assert error["code"] == code
