@@ -2,9 +2,13 @@
 
 Schemathesis generates valid and invalid requests for every operation (and follows the
 links from createVideo), checking status codes, headers and bodies against the schema.
-One check is off: `positive_data_acceptance`, because cross-field rules (4k needs 8 s, a
+Two checks are off. `positive_data_acceptance`, because cross-field rules (4k needs 8 s, a
 metadata value overriding a field) cannot be stated in JSON Schema, so some schema-valid
-bodies are rightly refused with a documented 400.
+bodies are rightly refused with a documented 400. `ensure_resource_availability`, because
+GET /v1/video/generations/{task_id} names the same video as /v1/videos/{video_id}, which
+schemathesis cannot know: after a DELETE /v1/videos/{id} the compatibility GET rightly
+answers 404 and the check calls that a lost resource. That every create is readable right
+after is asserted by the end-to-end tests instead (test_openai_sdk, test_operator).
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ def test_the_server_matches_its_openapi_document(tmp_path: Path, surface: str) -
                 "--checks",
                 "all",
                 "--exclude-checks",
-                "positive_data_acceptance",
+                "positive_data_acceptance,ensure_resource_availability",
                 "--max-examples",
                 "30",
                 "--seed",

@@ -109,3 +109,14 @@ async def test_usage_pages_and_summary(database: Database) -> None:
             conn, UsageFilter(state=TaskState.CANCELLED), after=None, limit=10
         )
     assert [r["id"] for r in only_cancelled] == [made[1].id]
+
+
+async def test_a_deleted_default_model_is_not_seeded_again(database: Database) -> None:
+    now = time.time()
+    async with database.write() as conn:
+        await catalog.seed_models(conn, {"veo-a": 300_000, "veo-b": 1_200_000}, now)
+        assert await catalog.delete_model(conn, "veo-a", now)
+        assert not await catalog.delete_model(conn, "veo-a", now)  # already gone
+        await catalog.seed_models(conn, {"veo-a": 300_000, "veo-b": 1_200_000}, now)  # restart
+    async with database.read() as conn:
+        assert set(await catalog.model_price_table(conn)) == {"veo-b"}

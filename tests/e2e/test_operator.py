@@ -234,10 +234,29 @@ def test_changes_to_a_token_apply(operator: tuple[Gateway, Admin]) -> None:
     secret = admin.token(account)
     token_id = admin("GET", f"/tokens?account_id={account}")["data"][0]["id"]
     assert create(gateway, secret).status_code == 200
-    admin("DELETE", f"/tokens/{token_id}")
+    admin("PATCH", f"/tokens/{token_id}", json={"enabled": False})
     assert create(gateway, secret).json()["error"]["code"] == "token_disabled"
     admin("PATCH", f"/tokens/{token_id}", json={"enabled": True, "rpm_limit": 1})
     assert create(gateway, secret).status_code == 429  # one this minute already
+
+
+def test_a_deleted_token_is_gone_but_its_usage_stays(operator: tuple[Gateway, Admin]) -> None:
+    gateway, admin = operator
+    account = admin.account()
+    secret = admin.token(account)
+    token_id = admin("GET", f"/tokens?account_id={account}")["data"][0]["id"]
+    video_id = create(gateway, secret).json()["id"]
+    assert admin("DELETE", f"/tokens/{token_id}") == {"id": token_id, "deleted": True}
+    refused = create(gateway, secret)
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "invalid_api_key"
+    gone = httpx.get(f"{admin.url}/tokens/{token_id}", headers=admin.headers)
+    assert gone.status_code == 404
+    assert admin("GET", f"/tokens?account_id={account}")["data"] == []
+    again = httpx.delete(f"{admin.url}/tokens/{token_id}", headers=admin.headers)
+    assert again.status_code == 404
+    (record,) = admin("GET", f"/usage?token_id={token_id}")["data"]
+    assert record["id"] == video_id
 
 
 def test_rpm_and_in_flight_limits_answer_429_with_retry_after(
@@ -306,9 +325,9 @@ def test_revoked_codes_cannot_be_redeemed(operator: tuple[Gateway, Admin]) -> No
     first_id = next(
         i for i in code_ids if admin("GET", f"/redemption-codes/{i}")["redeemed_at"] is not None
     )
-    too_late = httpx.delete(f"{admin.url}/redemption-codes/{first_id}", headers=admin.headers)
+    too_late = httpx.post(f"{admin.url}/redemption-codes/{first_id}/revoke", headers=admin.headers)
     assert too_late.status_code == 409
-    assert admin("DELETE", f"/redemption-batches/{batch['batch_id']}")["revoked"] == 2
+    assert admin("POST", f"/redemption-batches/{batch['batch_id']}/revoke")["revoked"] == 2
     for code in batch["codes"][1:]:
         refused = httpx.post(f"{gateway.url}/v1/redeem", json={"code": code}, headers=headers)
         assert refused.status_code == 400
@@ -319,7 +338,7 @@ def test_a_disabled_account_refuses_all_its_tokens(operator: tuple[Gateway, Admi
     gateway, admin = operator
     account = admin.account("5")
     secrets = [admin.token(account), admin.token(account)]
-    admin("DELETE", f"/accounts/{account}")
+    admin("PATCH", f"/accounts/{account}", json={"enabled": False})
     for secret in secrets:
         refused = create(gateway, secret)
         assert refused.status_code == 403
@@ -329,7 +348,24 @@ def test_a_disabled_account_refuses_all_its_tokens(operator: tuple[Gateway, Admi
     assert balance(admin, account) == 4_700_000  # the money stayed all along
 
 
-def test_models_are_patched_and_disabled_not_erased(operator: tuple[Gateway, Admin]) -> None:
+def test_an_account_is_deleted_only_when_nothing_is_left_on_it(
+    operator: tuple[Gateway, Admin],
+) -> None:
+    gateway, admin = operator
+    account = admin.account("1")
+    secret = admin.token(account)
+    with_money = httpx.delete(f"{admin.url}/accounts/{account}", headers=admin.headers)
+    assert with_money.status_code == 409
+    assert with_money.json()["error"]["code"] == "account_has_balance"
+    admin("POST", f"/accounts/{account}/adjustments", json={"amount_usd": "-1"})
+    assert admin("DELETE", f"/accounts/{account}") == {"id": account, "deleted": True}
+    assert create(gateway, secret).status_code == 401  # its tokens went with it
+    gone = httpx.get(f"{admin.url}/accounts/{account}", headers=admin.headers)
+    assert gone.status_code == 404
+    assert account not in {a["id"] for a in admin("GET", "/accounts")["data"]}
+
+
+def test_models_are_patched_and_deleted(operator: tuple[Gateway, Admin]) -> None:
     gateway, admin = operator
     secret = admin.token(admin.account("5"))
     admin("PUT", "/models/veo-3.1-lite-generate-preview", json={"per_call_usd": "0.1"})
@@ -343,12 +379,21 @@ def test_models_are_patched_and_disabled_not_erased(operator: tuple[Gateway, Adm
         {"720p": "0.010000"},
     )
     assert create(gateway, secret, model="veo-3.1-lite-generate-preview").status_code == 200
-    admin("DELETE", "/models/veo-3.1-lite-generate-preview")
-    gone = create(gateway, secret, model="veo-3.1-lite-generate-preview")
-    assert gone.status_code == 400
-    assert gone.json()["error"]["code"] == "model_not_found"
+    admin("PATCH", "/models/veo-3.1-lite-generate-preview", json={"enabled": False})
+    paused = create(gateway, secret, model="veo-3.1-lite-generate-preview")
+    assert paused.json()["error"]["code"] == "model_not_found"
     listed = {m["model"]: m for m in admin("GET", "/models")["data"]}
     assert listed["veo-3.1-lite-generate-preview"]["enabled"] is False
+    admin("DELETE", "/models/veo-3.1-lite-generate-preview")
+    assert "veo-3.1-lite-generate-preview" not in {
+        m["model"] for m in admin("GET", "/models")["data"]
+    }
+    admin("DELETE", f"/models/{FAST}")  # a default model: it must not come back by itself
+    gone = create(gateway, secret)
+    assert gone.status_code == 400
+    assert gone.json()["error"]["code"] == "model_not_found"
+    admin("PUT", f"/models/{FAST}", json={"per_call_usd": "0.3"})  # brought back by hand
+    assert create(gateway, secret).status_code == 200
 
 
 def test_concurrent_redeem_of_one_code_credits_once(operator: tuple[Gateway, Admin]) -> None:

@@ -175,6 +175,11 @@ def test_token_limits_clear_and_accounts_disable(cli: Any) -> None:
     assert cli("account", "update", account_id, "--disable", "--json")["enabled"] is False
     renamed = cli("account", "update", account_id, "--enable", "--name", "Acme", "--json")
     assert (renamed["enabled"], renamed["name"]) == (True, "Acme")
+    assert cli("token", "delete", token_id, "--json") == {"id": token_id, "deleted": True}
+    assert cli("token", "show", token_id, ok=False).returncode == 1
+    assert cli("account", "delete", account_id, ok=False).returncode == 1  # $1 still on it
+    cli("account", "adjust", account_id, "--json", "--", "-1")
+    assert cli("account", "delete", account_id, "--json")["deleted"] is True
 
 
 @pytest.mark.parametrize(
@@ -194,6 +199,9 @@ def test_token_limits_clear_and_accounts_disable(cli: Any) -> None:
         ["token", "show"],
         ["redeem-codes", "revoke"],
         ["account", "update"],
+        ["account", "delete"],
+        ["token", "delete"],
+        ["price", "delete"],
     ],
 )
 def test_operator_help(cli: Any, command: list[str]) -> None:

@@ -120,6 +120,12 @@ def account_update(
     command(lambda s: admin_accounts.update_account(account_id, body, s), as_json)
 
 
+@account_app.command("delete")
+def account_delete(account_id: str, as_json: JsonFlag = False) -> None:
+    """Delete an account with a zero balance and no video in progress, and its tokens."""
+    command(lambda s: admin_accounts.delete_account(account_id, s), as_json)
+
+
 @account_app.command("top-up")
 def account_top_up(
     account_id: str,
@@ -271,6 +277,12 @@ def token_show(token_id: str, as_json: JsonFlag = False) -> None:
     command(lambda s: admin_tokens.get_token(token_id, s), as_json)
 
 
+@token_app.command("delete")
+def token_delete(token_id: str, as_json: JsonFlag = False) -> None:
+    """Delete a token for good (`update --disable` pauses it instead)."""
+    command(lambda s: admin_tokens.delete_token(token_id, s), as_json)
+
+
 class Clearable(StrEnum):
     EXPIRES_AT = "expires_at"
     ALLOWED_MODELS = "allowed_models"
@@ -361,6 +373,12 @@ def price_set(
             given[name] = value
     body = admin_catalog.ModelPatch(**given)
     command(lambda s: admin_catalog.patch_model(model, body, s), as_json)
+
+
+@price_app.command("delete")
+def price_delete(model: str, as_json: JsonFlag = False) -> None:
+    """Stop offering a model and drop it from the list (`price set` brings it back)."""
+    command(lambda s: admin_catalog.delete_model(model, s), as_json)
 
 
 group_app = typer.Typer(help="Price groups (multipliers).", no_args_is_help=True)

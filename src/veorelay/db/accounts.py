@@ -126,20 +126,29 @@ async def update_token(conn: AsyncConnection, token_id: str, **changes: Any) -> 
         raise ValueError(f"not token settings: {sorted(unknown)}")
     if "billing_mode" in changes:
         changes["billing_mode"] = BillingMode(changes["billing_mode"]).value
-    result = await conn.execute(update(tokens).where(tokens.c.id == token_id).values(**changes))
+    result = await conn.execute(
+        update(tokens).where(tokens.c.id == token_id, _LIVE_TOKEN).values(**changes)
+    )
     return result.rowcount == 1
 
 
-_IDENTITY = select(
-    tokens.c.id,
-    tokens.c.account_id,
-    tokens.c.name,
-    accounts.c.enabled.label("account_enabled"),
-    *_SETTINGS_COLUMNS,
-).join(accounts, accounts.c.id == tokens.c.account_id)
+_IDENTITY = (
+    select(
+        tokens.c.id,
+        tokens.c.account_id,
+        tokens.c.name,
+        accounts.c.enabled.label("account_enabled"),
+        *_SETTINGS_COLUMNS,
+    )
+    .join(accounts, accounts.c.id == tokens.c.account_id)
+    .where(tokens.c.deleted_at.is_(None), accounts.c.deleted_at.is_(None))
+)
+_LIVE_TOKEN = tokens.c.deleted_at.is_(None)
+_LIVE_ACCOUNT = accounts.c.deleted_at.is_(None)
 
 
 async def find_token(conn: ReadConnection, secret: str) -> TokenIdentity | None:
+    """The token with this secret, unless it or its account was deleted."""
     row = (await conn.execute(_IDENTITY.where(tokens.c.secret_hash == hash_secret(secret)))).first()
     if row is None:
         return None
@@ -153,12 +162,12 @@ async def find_token(conn: ReadConnection, secret: str) -> TokenIdentity | None:
 
 
 async def get_token(conn: ReadConnection, token_id: str) -> dict[str, Any] | None:
-    row = (await conn.execute(select(tokens).where(tokens.c.id == token_id))).first()
+    row = (await conn.execute(select(tokens).where(tokens.c.id == token_id, _LIVE_TOKEN))).first()
     return _public_token(row) if row else None
 
 
 async def list_tokens(conn: ReadConnection, account_id: str | None = None) -> list[dict[str, Any]]:
-    query = select(tokens).order_by(tokens.c.created_at)
+    query = select(tokens).where(_LIVE_TOKEN).order_by(tokens.c.created_at)
     if account_id is not None:
         query = query.where(tokens.c.account_id == account_id)
     return [_public_token(row) for row in await conn.execute(query)]
@@ -167,17 +176,35 @@ async def list_tokens(conn: ReadConnection, account_id: str | None = None) -> li
 def _public_token(row: Any) -> dict[str, Any]:
     data = dict(row._mapping)
     del data["secret_hash"]  # never leaves the database
+    del data["deleted_at"]  # always None here
     return data
 
 
+async def delete_token(conn: AsyncConnection, token_id: str, now: float) -> bool:
+    """Soft delete: the token stops working and disappears; its rows stay for usage."""
+    result = await conn.execute(
+        update(tokens)
+        .where(tokens.c.id == token_id, _LIVE_TOKEN)
+        .values(deleted_at=now, enabled=False)
+    )
+    return result.rowcount == 1
+
+
 async def get_account(conn: ReadConnection, account_id: str) -> dict[str, Any] | None:
-    row = (await conn.execute(select(accounts).where(accounts.c.id == account_id))).first()
-    return dict(row._mapping) if row else None
+    query = select(accounts).where(accounts.c.id == account_id, _LIVE_ACCOUNT)
+    row = (await conn.execute(query)).first()
+    return _public_account(row) if row else None
 
 
 async def list_accounts(conn: ReadConnection) -> list[dict[str, Any]]:
-    rows = await conn.execute(select(accounts).order_by(accounts.c.created_at))
-    return [dict(row._mapping) for row in rows]
+    rows = await conn.execute(select(accounts).where(_LIVE_ACCOUNT).order_by(accounts.c.created_at))
+    return [_public_account(row) for row in rows]
+
+
+def _public_account(row: Any) -> dict[str, Any]:
+    data = dict(row._mapping)
+    del data["deleted_at"]  # always None here
+    return data
 
 
 async def update_account(conn: AsyncConnection, account_id: str, **changes: Any) -> bool:
@@ -185,9 +212,27 @@ async def update_account(conn: AsyncConnection, account_id: str, **changes: Any)
     if unknown:
         raise ValueError(f"not account settings: {sorted(unknown)}")
     result = await conn.execute(
-        update(accounts).where(accounts.c.id == account_id).values(**changes)
+        update(accounts).where(accounts.c.id == account_id, _LIVE_ACCOUNT).values(**changes)
     )
     return result.rowcount == 1
+
+
+async def delete_account(conn: AsyncConnection, account_id: str, now: float) -> bool:
+    """Soft delete an account whose balance is zero, and its tokens. The ledger stays, and
+    so the sum rule holds. False if there is no such account or money is left on it."""
+    result = await conn.execute(
+        update(accounts)
+        .where(accounts.c.id == account_id, _LIVE_ACCOUNT, accounts.c.balance_micros == 0)
+        .values(deleted_at=now, enabled=False)
+    )
+    if result.rowcount != 1:
+        return False
+    await conn.execute(
+        update(tokens)
+        .where(tokens.c.account_id == account_id, _LIVE_TOKEN)
+        .values(deleted_at=now, enabled=False)
+    )
+    return True
 
 
 async def balance(conn: ReadConnection, account_id: str) -> int:

@@ -35,7 +35,8 @@ def _price_from_row(row: Any) -> ModelPrice:
 
 
 async def model_price_table(conn: ReadConnection) -> dict[str, ModelPrice]:
-    rows = await conn.execute(select(model_prices))
+    """Every model not deleted, enabled or not."""
+    rows = await conn.execute(select(model_prices).where(model_prices.c.deleted_at.is_(None)))
     return {row.model: _price_from_row(row) for row in rows}
 
 
@@ -57,12 +58,14 @@ async def seed_models(conn: AsyncConnection, per_call: Mapping[str, int], now: f
 async def set_model_price(
     conn: AsyncConnection, price: ModelPrice, now: float, description: str | None = None
 ) -> None:
-    """Insert or update the model's row; a None description keeps the one it has."""
+    """Insert or update the model's row (a deleted model comes back); a None description
+    keeps the one it has."""
     values: dict[str, Any] = {
         "per_call_micros": price.per_call_micros,
         "upstream_model": price.upstream_model,
         "enabled": price.enabled,
         "updated_at": now,
+        "deleted_at": None,
         **{column: price.per_second_micros.get(res) for res, column in _PER_SECOND_COLUMNS.items()},
     }
     if description is not None:
@@ -72,6 +75,17 @@ async def set_model_price(
     )
     if done.rowcount == 0:
         await conn.execute(insert(model_prices).values(model=price.model, **values))
+
+
+async def delete_model(conn: AsyncConnection, model: str, now: float) -> bool:
+    """Soft delete: the model is no longer offered or listed; its row stays, so the
+    default models are not seeded again at the next start."""
+    result = await conn.execute(
+        update(model_prices)
+        .where(model_prices.c.model == model, model_prices.c.deleted_at.is_(None))
+        .values(deleted_at=now, enabled=False)
+    )
+    return result.rowcount == 1
 
 
 async def list_groups(conn: ReadConnection) -> list[dict[str, Any]]:

@@ -32,6 +32,7 @@ accounts = Table(
     Column("balance_micros", BigInteger, nullable=False, server_default="0"),
     Column("created_at", Double, nullable=False),
     Column("enabled", Boolean, nullable=False, server_default=text("true")),  # off: every token
+    Column("deleted_at", Double, nullable=True),  # kept for the ledger; gone for everyone else
 )
 
 # Price multipliers are integers in parts per million (1.0 = 1_000_000): exact arithmetic.
@@ -57,6 +58,7 @@ model_prices = Table(
     Column("enabled", Boolean, nullable=False, server_default=text("true")),
     Column("description", String(500), nullable=False, server_default=""),
     Column("updated_at", Double, nullable=False),
+    Column("deleted_at", Double, nullable=True),  # kept so a default model is not re-seeded
 )
 
 tokens = Table(
@@ -78,6 +80,7 @@ tokens = Table(
     Column("spent_micros", BigInteger, nullable=False, server_default="0"),  # held + captured
     Column("rpm_limit", Integer, nullable=True),
     Column("max_in_flight", Integer, nullable=True),
+    Column("deleted_at", Double, nullable=True),  # kept so usage stays attributable
 )
 
 # A code's secret is stored hashed, like a token's; `prefix` lets an operator recognise it.

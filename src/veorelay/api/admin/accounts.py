@@ -6,13 +6,14 @@ import time
 from typing import Annotated, Any
 
 from fastapi import Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from veorelay import billing
+from veorelay.api.admin import schemas
 from veorelay.api.admin.common import Usd, admin_router, micros, money
 from veorelay.api.deps import ServicesDep
 from veorelay.db import accounts, usage
-from veorelay.errors import InvalidRequest, NotFound
+from veorelay.errors import Conflict, InvalidRequest, NotFound
 from veorelay.services import Services
 
 router = admin_router()
@@ -25,7 +26,7 @@ class AccountCreate(BaseModel):
 
 class AccountUpdate(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=200)
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
 
 
 class MoneyChange(BaseModel):
@@ -48,7 +49,7 @@ def opening_balance(body: AccountCreate) -> int:
     return balance
 
 
-@router.post("/accounts")
+@router.post("/accounts", response_model=schemas.Account)
 async def create_account(body: AccountCreate, services: ServicesDep) -> dict[str, Any]:
     balance = opening_balance(body)
     async with services.db.write() as conn:
@@ -56,18 +57,18 @@ async def create_account(body: AccountCreate, services: ServicesDep) -> dict[str
     return await account_json(services, account_id)
 
 
-@router.get("/accounts")
+@router.get("/accounts", response_model=schemas.AccountList)
 async def list_accounts(services: ServicesDep) -> dict[str, Any]:
     async with services.db.read() as conn:
         return {"data": [money(a) for a in await accounts.list_accounts(conn)]}
 
 
-@router.get("/accounts/{account_id}")
+@router.get("/accounts/{account_id}", response_model=schemas.Account)
 async def get_account(account_id: str, services: ServicesDep) -> dict[str, Any]:
     return await account_json(services, account_id)
 
 
-@router.patch("/accounts/{account_id}")
+@router.patch("/accounts/{account_id}", response_model=schemas.Account)
 async def update_account(
     account_id: str, body: AccountUpdate, services: ServicesDep
 ) -> dict[str, Any]:
@@ -81,13 +82,27 @@ async def update_account(
     return await account_json(services, account_id)
 
 
-@router.delete("/accounts/{account_id}")
-async def disable_account(account_id: str, services: ServicesDep) -> dict[str, Any]:
-    """Accounts are disabled, not erased: their ledger and usage stay (re-enable with PATCH)."""
-    return await update_account(account_id, AccountUpdate(enabled=False), services)
+@router.delete("/accounts/{account_id}", response_model=schemas.Deleted)
+async def delete_account(account_id: str, services: ServicesDep) -> dict[str, Any]:
+    """Delete an account with nothing left on it (zero balance, no video in progress), and
+    its tokens. Its ledger and usage stay for the books; the id answers 404 afterwards.
+    (To stop an account for a while, PATCH it with enabled: false.)"""
+    found = await account_json(services, account_id)
+    async with services.db.write() as conn:
+        if await usage.active_tasks(conn, account_id):
+            raise Conflict(
+                "The account has videos in progress; wait for them or cancel them first.",
+                code="account_busy",
+            )
+        if not await accounts.delete_account(conn, account_id, time.time()):
+            raise Conflict(
+                f"The account still holds ${found['balance_usd']}; adjust it to zero first.",
+                code="account_has_balance",
+            )
+    return {"id": account_id, "deleted": True}
 
 
-@router.post("/accounts/{account_id}/top-ups")
+@router.post("/accounts/{account_id}/top-ups", response_model=schemas.Account)
 async def top_up(account_id: str, body: MoneyChange, services: ServicesDep) -> dict[str, Any]:
     amount = micros(body.amount_usd, "amount_usd")
     if amount <= 0:
@@ -98,7 +113,7 @@ async def top_up(account_id: str, body: MoneyChange, services: ServicesDep) -> d
     return await account_json(services, account_id)
 
 
-@router.post("/accounts/{account_id}/adjustments")
+@router.post("/accounts/{account_id}/adjustments", response_model=schemas.Account)
 async def adjust(account_id: str, body: MoneyChange, services: ServicesDep) -> dict[str, Any]:
     amount = micros(body.amount_usd, "amount_usd")
     await account_json(services, account_id)
@@ -107,11 +122,11 @@ async def adjust(account_id: str, body: MoneyChange, services: ServicesDep) -> d
     return await account_json(services, account_id)
 
 
-@router.get("/accounts/{account_id}/ledger")
+@router.get("/accounts/{account_id}/ledger", response_model=schemas.LedgerPage)
 async def account_ledger(
     account_id: str,
     services: ServicesDep,
-    before_id: Annotated[int | None, Query()] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     await account_json(services, account_id)

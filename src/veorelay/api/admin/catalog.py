@@ -7,9 +7,10 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, Field, StrictFloat, StrictInt, StrictStr
+from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 from sqlalchemy import delete, func, select
 
+from veorelay.api.admin import schemas
 from veorelay.api.admin.common import Usd, admin_router, micros, usd
 from veorelay.api.deps import ServicesDep
 from veorelay.core.models import Resolution
@@ -28,7 +29,7 @@ class GroupBody(BaseModel):
     description: str = Field("", max_length=500)
 
 
-@router.get("/groups")
+@router.get("/groups", response_model=schemas.GroupList)
 async def list_groups(services: ServicesDep) -> dict[str, Any]:
     async with services.db.read() as conn:
         rows = await catalog.list_groups(conn)
@@ -37,7 +38,7 @@ async def list_groups(services: ServicesDep) -> dict[str, Any]:
     }
 
 
-@router.put("/groups/{name}")
+@router.put("/groups/{name}", response_model=schemas.Group)
 async def put_group(name: str, body: GroupBody, services: ServicesDep) -> dict[str, Any]:
     try:
         ppm = multiplier_to_ppm(body.multiplier)
@@ -51,7 +52,7 @@ async def put_group(name: str, body: GroupBody, services: ServicesDep) -> dict[s
     return {"name": name, "multiplier_ppm": ppm, "description": body.description}
 
 
-@router.delete("/groups/{name}")
+@router.delete("/groups/{name}", response_model=schemas.GroupDeleted)
 async def delete_group(name: str, services: ServicesDep) -> dict[str, Any]:
     if name == DEFAULT_GROUP:
         raise Conflict(
@@ -75,7 +76,7 @@ class ModelBody(BaseModel):
     per_call_usd: Usd | None = None
     per_second_usd: dict[Resolution, Usd] = Field(default_factory=dict)
     upstream_model: str | None = None
-    enabled: bool = True
+    enabled: StrictBool = True
     description: str = Field("", max_length=500)
 
 
@@ -85,7 +86,7 @@ class ModelPatch(BaseModel):
     per_call_usd: Usd | None = None
     per_second_usd: dict[Resolution, Usd | None] = Field(default_factory=dict)
     upstream_model: str | None = None
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
     description: str | None = Field(None, max_length=500)
 
 
@@ -104,14 +105,14 @@ def _optional_micros(value: Usd | None, param: str) -> int | None:
     return None if value is None else micros(value, param)
 
 
-@router.get("/models")
+@router.get("/models", response_model=schemas.ModelList)
 async def list_models(services: ServicesDep) -> dict[str, Any]:
     async with services.db.read() as conn:
         table = await catalog.model_price_table(conn)
     return {"data": [_model_json(p) for p in sorted(table.values(), key=lambda p: p.model)]}
 
 
-@router.put("/models/{model}")
+@router.put("/models/{model}", response_model=schemas.ModelPrice)
 async def put_model(model: str, body: ModelBody, services: ServicesDep) -> dict[str, Any]:
     """Add a model or replace all its settings."""
     price = ModelPrice(
@@ -126,7 +127,7 @@ async def put_model(model: str, body: ModelBody, services: ServicesDep) -> dict[
     return await _save_model(services, price, body.description)
 
 
-@router.patch("/models/{model}")
+@router.patch("/models/{model}", response_model=schemas.ModelPrice)
 async def patch_model(model: str, body: ModelPatch, services: ServicesDep) -> dict[str, Any]:
     """Change some of a model's settings (or add a model, which then needs a price)."""
     given = body.model_dump(exclude_unset=True)
@@ -160,11 +161,12 @@ async def _save_model(
     return _model_json(price)
 
 
-@router.delete("/models/{model}")
-async def disable_model(model: str, services: ServicesDep) -> dict[str, Any]:
-    """Models are disabled, not erased: tasks refer to them, and a default model deleted
-    outright would come back at the next start. Enable again with PATCH."""
-    async with services.db.read() as conn:
-        if model not in await catalog.model_price_table(conn):
+@router.delete("/models/{model}", response_model=schemas.Deleted)
+async def delete_model(model: str, services: ServicesDep) -> dict[str, Any]:
+    """Stop offering a model and drop it from the list (PUT brings it back). Tasks that used
+    it keep their record. (To pause a model, PATCH it with enabled: false.)"""
+    async with services.db.write() as conn:
+        if not await catalog.delete_model(conn, model, time.time()):
             raise NotFound(f"No model {model!r}.", param="model")
-    return await patch_model(model, ModelPatch(enabled=False), services)
+    services.prices.invalidate()
+    return {"id": model, "deleted": True}

@@ -6,8 +6,9 @@ import ipaddress
 import time
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StrictBool, field_validator
 
+from veorelay.api.admin import schemas
 from veorelay.api.admin.accounts import account_json
 from veorelay.api.admin.common import Usd, admin_router, micros, money
 from veorelay.api.deps import ServicesDep
@@ -23,7 +24,7 @@ router = admin_router()
 class TokenFields(BaseModel):
     group: str | None = None
     billing_mode: BillingMode | None = None
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
     expires_at: float | None = Field(None, ge=0, le=1e11)
     allowed_models: list[str] | None = None
     ip_allowlist: list[str] | None = None
@@ -82,7 +83,7 @@ async def _token(services: Services, token_id: str) -> dict[str, Any]:
     return money(found)
 
 
-@router.post("/tokens")
+@router.post("/tokens", response_model=schemas.TokenCreated)
 async def create_token(body: TokenCreate, services: ServicesDep) -> dict[str, Any]:
     """Create a token; the secret is in this answer only."""
     await account_json(services, body.account_id)
@@ -108,18 +109,18 @@ async def issue_token(
     return {"token": await _token(services, created.token_id), "secret": created.secret}
 
 
-@router.get("/tokens")
+@router.get("/tokens", response_model=schemas.TokenList)
 async def list_tokens(services: ServicesDep, account_id: str | None = None) -> dict[str, Any]:
     async with services.db.read() as conn:
         return {"data": [money(t) for t in await accounts.list_tokens(conn, account_id)]}
 
 
-@router.get("/tokens/{token_id}")
+@router.get("/tokens/{token_id}", response_model=schemas.Token)
 async def get_token(token_id: str, services: ServicesDep) -> dict[str, Any]:
     return await _token(services, token_id)
 
 
-@router.patch("/tokens/{token_id}")
+@router.patch("/tokens/{token_id}", response_model=schemas.Token)
 async def update_token(token_id: str, body: TokenUpdate, services: ServicesDep) -> dict[str, Any]:
     changes = body.changes()
     await _check_group(services, changes)
@@ -130,10 +131,11 @@ async def update_token(token_id: str, body: TokenUpdate, services: ServicesDep) 
     return await _token(services, token_id)
 
 
-@router.delete("/tokens/{token_id}")
-async def disable_token(token_id: str, services: ServicesDep) -> dict[str, Any]:
-    """Tokens are disabled, not erased: their tasks and usage stay attributable."""
+@router.delete("/tokens/{token_id}", response_model=schemas.Deleted)
+async def delete_token(token_id: str, services: ServicesDep) -> dict[str, Any]:
+    """Delete a token for good: it stops working (401) and answers 404 here. Its tasks and
+    usage stay attributable to its id. (To pause a token, PATCH it with enabled: false.)"""
     async with services.db.write() as conn:
-        if not await accounts.update_token(conn, token_id, enabled=False):
+        if not await accounts.delete_token(conn, token_id, time.time()):
             raise NotFound(f"No token {token_id!r}.", param="token_id")
-    return await _token(services, token_id)
+    return {"id": token_id, "deleted": True}

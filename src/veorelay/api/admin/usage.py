@@ -12,6 +12,7 @@ from fastapi import Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from veorelay.api.admin import schemas
 from veorelay.api.admin.common import Usd, admin_router, micros, money, usd
 from veorelay.api.deps import ServicesDep
 from veorelay.core.lifecycle import TaskState
@@ -29,7 +30,7 @@ class BatchBody(BaseModel):
     expires_at: float | None = Field(None, ge=0, le=1e11)
 
 
-@router.post("/redemption-codes")
+@router.post("/redemption-codes", response_model=schemas.RedemptionBatch)
 async def create_codes(body: BatchBody, services: ServicesDep) -> dict[str, Any]:
     """A batch of codes; the codes themselves are in this answer only."""
     amount = micros(body.amount_usd, "amount_usd")
@@ -40,13 +41,13 @@ async def create_codes(body: BatchBody, services: ServicesDep) -> dict[str, Any]
     return {"batch_id": batch_id, "amount_usd": usd(amount), "codes": codes}
 
 
-@router.get("/redemption-codes")
+@router.get("/redemption-codes", response_model=schemas.RedemptionCodeList)
 async def list_codes(services: ServicesDep, batch_id: str | None = None) -> dict[str, Any]:
     async with services.db.read() as conn:
         return {"data": [money(c) for c in await redemption.list_codes(conn, batch_id)]}
 
 
-@router.get("/redemption-codes/{code_id}")
+@router.get("/redemption-codes/{code_id}", response_model=schemas.RedemptionCode)
 async def get_code(code_id: str, services: ServicesDep) -> dict[str, Any]:
     async with services.db.read() as conn:
         found = await redemption.get_code(conn, code_id)
@@ -55,7 +56,7 @@ async def get_code(code_id: str, services: ServicesDep) -> dict[str, Any]:
     return money(found)
 
 
-@router.delete("/redemption-codes/{code_id}")
+@router.post("/redemption-codes/{code_id}/revoke", response_model=schemas.RedemptionCode)
 async def revoke_code(code_id: str, services: ServicesDep) -> dict[str, Any]:
     """Revoke a code not yet redeemed (a redeemed one stays as it is: the money was credited)."""
     found = await get_code(code_id, services)
@@ -66,7 +67,7 @@ async def revoke_code(code_id: str, services: ServicesDep) -> dict[str, Any]:
     return await get_code(code_id, services)
 
 
-@router.delete("/redemption-batches/{batch_id}")
+@router.post("/redemption-batches/{batch_id}/revoke", response_model=schemas.BatchRevoked)
 async def revoke_batch(batch_id: str, services: ServicesDep) -> dict[str, Any]:
     """Revoke every code of a batch that is not redeemed yet."""
     async with services.db.write() as conn:
@@ -90,7 +91,7 @@ EXPORT_PAGE = 1000
 CSV_FIELDS = [*usage.RECORD_FIELDS, "quoted_usd", "charged_usd"]
 
 
-@router.get("/usage")
+@router.get("/usage", response_model=schemas.UsagePage)
 async def list_usage(
     where: FilterDep,
     services: ServicesDep,
@@ -135,7 +136,7 @@ async def usage_csv(services: Services, where: UsageFilter) -> AsyncIterator[str
         after = rows[-1]["id"]
 
 
-@router.get("/summary")
+@router.get("/summary", response_model=schemas.Summary)
 async def usage_summary(
     where: FilterDep,
     services: ServicesDep,

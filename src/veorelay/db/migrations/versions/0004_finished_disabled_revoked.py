@@ -1,4 +1,5 @@
-"""tasks.finished_at, accounts.enabled, redemption_codes.revoked_at
+"""tasks.finished_at, accounts.enabled, redemption_codes.revoked_at, deleted_at for
+accounts, tokens and models (kept for the ledger and usage, gone for everyone else)
 
 Revision ID: 0004
 Revises: 0003
@@ -27,5 +28,10 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("enabled", sa.Boolean(), server_default=sa.text("(true)"), nullable=False)
         )
+        batch_op.add_column(sa.Column("deleted_at", sa.Double(), nullable=True))
+    with op.batch_alter_table("tokens") as batch_op:
+        batch_op.add_column(sa.Column("deleted_at", sa.Double(), nullable=True))
+    with op.batch_alter_table("model_prices") as batch_op:
+        batch_op.add_column(sa.Column("deleted_at", sa.Double(), nullable=True))
     with op.batch_alter_table("redemption_codes") as batch_op:
         batch_op.add_column(sa.Column("revoked_at", sa.Double(), nullable=True))
