@@ -1,5 +1,7 @@
-"""tasks.finished_at, accounts.enabled, redemption_codes.revoked_at, deleted_at for
-accounts, tokens and models (kept for the ledger and usage, gone for everyone else)
+"""finished_at for tasks; enabled and deleted_at for accounts; deleted_at for tokens, models
+
+Deleted rows are kept for the ledger and usage, and are gone for everyone else;
+redemption_codes.revoked_at marks codes that can no longer be redeemed.
 
 Revision ID: 0004
 Revises: 0003
