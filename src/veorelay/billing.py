@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from veorelay.core.lifecycle import Settlement
 from veorelay.db.tables import accounts, ledger, tokens
-from veorelay.errors import InsufficientQuota, InvalidRequest
+from veorelay.errors import InsufficientQuota, InvalidRequest, NotFound
 
 CREDIT_KINDS = ("topup", "redemption", "adjustment")
+_LIVE = accounts.c.deleted_at.is_(None)  # a deleted account's money can no longer move
 
 
 async def top_up(
@@ -51,7 +52,7 @@ async def adjust(
         raise InvalidRequest("An adjustment must not be zero.", param="amount_usd")
     result = await conn.execute(
         update(accounts)
-        .where(accounts.c.id == account_id, accounts.c.balance_micros + amount >= 0)
+        .where(accounts.c.id == account_id, _LIVE, accounts.c.balance_micros + amount >= 0)
         .values(balance_micros=accounts.c.balance_micros + amount)
         .returning(accounts.c.balance_micros)
     )
@@ -120,13 +121,15 @@ async def _change(
 ) -> int:
     result = await conn.execute(
         update(accounts)
-        .where(accounts.c.id == account_id)
+        .where(accounts.c.id == account_id, _LIVE)
         .values(balance_micros=accounts.c.balance_micros + amount)
         .returning(accounts.c.balance_micros)
     )
-    balance = int(result.scalar_one())
-    await _record(conn, account_id, task_id, kind, amount, balance, now, note)
-    return balance
+    balance = result.scalar_one_or_none()
+    if balance is None:  # deleted (it had no money and no task in progress), or never was
+        raise NotFound(f"No account {account_id!r}.", param="account_id")
+    await _record(conn, account_id, task_id, kind, amount, int(balance), now, note)
+    return int(balance)
 
 
 async def _record(

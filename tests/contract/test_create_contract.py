@@ -674,7 +674,6 @@ def test_odd_multipart_forms(
 @pytest.mark.parametrize(
     "path",
     [
-        "/v1/videos/video_%00",
         "/v1/videos/%F0%9F%8E%AC",
         "/v1/videos/video_0123/content",
         "/v1/video/generations/not-a-task",
@@ -692,13 +691,32 @@ def test_malformed_ids_are_unknown(api: tuple[Gateway, str], path: str) -> None:
 def test_an_empty_or_malformed_after_cursor(api: tuple[Gateway, str]) -> None:
     gateway, token = api
     headers = {"Authorization": f"Bearer {token}"}
+    for _ in range(2):
+        send(gateway, token, ok("x", {}, "8", "1280x720"), "json")
     first = httpx.get(f"{gateway.url}/v1/videos?limit=2", headers=headers).json()
     assert len(first["data"]) == 2
     empty_cursor = httpx.get(f"{gateway.url}/v1/videos?limit=2&after=", headers=headers).json()
     assert [v["id"] for v in empty_cursor["data"]] == [v["id"] for v in first["data"]]
-    bad_cursor = httpx.get(f"{gateway.url}/v1/videos?after=video_%00", headers=headers)
-    assert bad_cursor.status_code == 200
-    assert bad_cursor.json()["data"] == []
+    unknown_cursor = httpx.get(f"{gateway.url}/v1/videos?after=video_nope", headers=headers)
+    assert unknown_cursor.status_code == 200
+    assert unknown_cursor.json()["data"] == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/videos/video_%00",
+        "/v1/videos?after=video_%00",
+        "/v1/video/generations/%00",
+        "/admin/api/tokens/tok_%00",
+        "/admin/api/usage?after=%00",
+    ],
+)
+def test_nul_characters_in_the_url_are_refused(api: tuple[Gateway, str], path: str) -> None:
+    gateway, token = api  # PostgreSQL cannot store NUL in text: it would otherwise be a 500
+    response = httpx.get(f"{gateway.url}{path}", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "INVALID_ARGUMENT"
 
 
 @pytest.mark.parametrize(

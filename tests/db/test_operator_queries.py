@@ -120,3 +120,56 @@ async def test_a_deleted_default_model_is_not_seeded_again(database: Database) -
         await catalog.seed_models(conn, {"veo-a": 300_000, "veo-b": 1_200_000}, now)  # restart
     async with database.read() as conn:
         assert set(await catalog.model_price_table(conn)) == {"veo-b"}
+
+
+async def test_an_account_is_deleted_only_with_no_money_and_nothing_in_progress(
+    database: Database,
+) -> None:
+    from veorelay import billing
+    from veorelay.errors import Conflict
+
+    token = await make_account(database, balance=300_000)
+    task = await make_task(database, token, price=300_000)  # balance 0, one video in progress
+    with pytest.raises(Conflict) as busy:
+        async with database.write() as conn:
+            await accounts.delete_account(conn, token.account_id, time.time())
+    assert busy.value.code == "account_busy"
+    async with database.read() as conn:  # the refusal rolled the token deletes back too
+        assert [t["id"] for t in await accounts.list_tokens(conn, token.account_id)] == [
+            token.token_id
+        ]
+    async with database.write() as conn:
+        await task_db.apply_transition(conn, task, Event.FAILED, time.time(), error_code="x")
+    with pytest.raises(Conflict) as rich:  # the release brought the $0.30 back
+        async with database.write() as conn:
+            await accounts.delete_account(conn, token.account_id, time.time())
+    assert rich.value.code == "account_has_balance"
+    async with database.write() as conn:
+        await billing.adjust(conn, token.account_id, -300_000, time.time())
+        assert await accounts.delete_account(conn, token.account_id, time.time())
+    async with database.read() as conn:
+        assert await accounts.get_account(conn, token.account_id) is None
+        assert await accounts.find_token(conn, token.secret) is None
+    with pytest.raises(NotFound):  # its balance can no longer move
+        async with database.write() as conn:
+            await billing.credit(conn, token.account_id, 1_000_000, "redemption", time.time())
+
+
+async def test_deleting_an_account_while_it_creates_does_not_deadlock(database: Database) -> None:
+    import asyncio
+
+    from veorelay.errors import Conflict
+
+    token = await make_account(database, balance=10**12)
+
+    async def create_many() -> None:
+        for _ in range(30):
+            await make_task(database, token)
+
+    async def try_deleting() -> None:
+        for _ in range(30):
+            with pytest.raises(Conflict):  # money on it: refused, never a deadlock
+                async with database.write() as conn:
+                    await accounts.delete_account(conn, token.account_id, time.time())
+
+    await asyncio.gather(create_many(), create_many(), try_deleting())

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from veorelay import billing
 from veorelay.core.access import TokenPolicy
+from veorelay.core.lifecycle import ACTIVE_STATES
 from veorelay.core.pricing import BillingMode
 from veorelay.db.database import ReadConnection
-from veorelay.db.tables import accounts, tokens
+from veorelay.db.tables import accounts, tasks, tokens
+from veorelay.errors import Conflict
 
 SECRET_PREFIX = "sk-vr-"
 DEFAULT_GROUP = "default"
@@ -60,15 +62,14 @@ _SETTINGS_COLUMNS = [tokens.c[name] for name in TokenSettings.__dataclass_fields
 
 @dataclass(frozen=True)
 class TokenIdentity:
+    """Who a request is from, as the token cache keeps it: built once per lookup, so the
+    per-request checks read ready-made fields."""
+
     token_id: str
     account_id: str
     name: str
-    settings: TokenSettings = field(default_factory=TokenSettings)
-    account_enabled: bool = True
-
-    @property
-    def policy(self) -> TokenPolicy:
-        return replace(self.settings.policy(), account_enabled=self.account_enabled)
+    settings: TokenSettings
+    policy: TokenPolicy
 
 
 @dataclass(frozen=True)
@@ -152,12 +153,13 @@ async def find_token(conn: ReadConnection, secret: str) -> TokenIdentity | None:
     row = (await conn.execute(_IDENTITY.where(tokens.c.secret_hash == hash_secret(secret)))).first()
     if row is None:
         return None
+    settings = _settings(row)
     return TokenIdentity(
         token_id=row.id,
         account_id=row.account_id,
         name=row.name,
-        settings=_settings(row),
-        account_enabled=bool(row.account_enabled),
+        settings=settings,
+        policy=replace(settings.policy(), account_enabled=bool(row.account_enabled)),
     )
 
 
@@ -218,20 +220,42 @@ async def update_account(conn: AsyncConnection, account_id: str, **changes: Any)
 
 
 async def delete_account(conn: AsyncConnection, account_id: str, now: float) -> bool:
-    """Soft delete an account whose balance is zero, and its tokens. The ledger stays, and
-    so the sum rule holds. False if there is no such account or money is left on it."""
-    result = await conn.execute(
-        update(accounts)
-        .where(accounts.c.id == account_id, _LIVE_ACCOUNT, accounts.c.balance_micros == 0)
-        .values(deleted_at=now, enabled=False)
-    )
-    if result.rowcount != 1:
-        return False
+    """Soft delete an account and its tokens; its ledger and usage stay. Refused (Conflict,
+    nothing written) while money is on it or a video is in progress. False if no such account.
+
+    The token rows are taken before the account row, the order `create_task` locks them in;
+    after that no create can slip in, so the checks below cannot go stale."""
     await conn.execute(
         update(tokens)
         .where(tokens.c.account_id == account_id, _LIVE_TOKEN)
         .values(deleted_at=now, enabled=False)
     )
+    row = (
+        await conn.execute(
+            update(accounts)
+            .where(accounts.c.id == account_id, _LIVE_ACCOUNT)
+            .values(deleted_at=now, enabled=False)
+            .returning(accounts.c.balance_micros)
+        )
+    ).first()
+    if row is None:
+        return False
+    if row.balance_micros != 0:
+        raise Conflict(
+            f"The account still holds {row.balance_micros} micro-USD; adjust it to zero first.",
+            code="account_has_balance",
+        )
+    in_progress = await conn.execute(
+        select(func.count()).where(
+            tasks.c.account_id == account_id,
+            tasks.c.state.in_([state.value for state in ACTIVE_STATES]),
+        )
+    )
+    if in_progress.scalar_one():
+        raise Conflict(
+            "The account has videos in progress; wait for them or cancel them first.",
+            code="account_busy",
+        )
     return True
 
 

@@ -40,6 +40,15 @@ async def model_price_table(conn: ReadConnection) -> dict[str, ModelPrice]:
     return {row.model: _price_from_row(row) for row in rows}
 
 
+async def get_model_price(conn: ReadConnection, model: str) -> ModelPrice | None:
+    """One model not deleted, enabled or not."""
+    query = select(model_prices).where(
+        model_prices.c.model == model, model_prices.c.deleted_at.is_(None)
+    )
+    row = (await conn.execute(query)).first()
+    return _price_from_row(row) if row else None
+
+
 async def group_multipliers(conn: ReadConnection) -> dict[str, int]:
     rows = await conn.execute(select(groups.c.name, groups.c.multiplier_ppm))
     return {row.name: int(row.multiplier_ppm) for row in rows}

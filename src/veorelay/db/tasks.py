@@ -207,8 +207,6 @@ async def list_tasks(
     query = select(*_COLUMNS).where(tasks.c.account_id == account_id, tasks.c.deleted_at.is_(None))
     key = tuple_(tasks.c.created_at, tasks.c.id)
     if after is not None:
-        if not is_task_id(after):
-            return [], False
         cursor = (
             await conn.execute(
                 select(tasks.c.created_at, tasks.c.id).where(

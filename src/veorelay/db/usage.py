@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from veorelay.core.lifecycle import ACTIVE_STATES, TaskState
+from veorelay.core.lifecycle import TaskState
 from veorelay.db.database import ReadConnection
 from veorelay.db.tables import ledger, tasks
 
@@ -142,12 +142,3 @@ async def ledger_page(
         query = query.where(ledger.c.id < before_id)
     rows = await conn.execute(query.order_by(ledger.c.id.desc()).limit(limit))
     return [dict(row._mapping) for row in rows]
-
-
-async def active_tasks(conn: ReadConnection, account_id: str) -> int:
-    """How many of the account's videos are queued or in progress."""
-    query = select(func.count()).where(
-        tasks.c.account_id == account_id,
-        tasks.c.state.in_([state.value for state in ACTIVE_STATES]),
-    )
-    return int((await conn.execute(query)).scalar_one())

@@ -7,7 +7,6 @@ only to the configured base URL's origin: a download redirect to another host go
 from __future__ import annotations
 
 import hashlib
-import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -43,7 +42,8 @@ class GeminiClient:
         self._http = http
         self._base = httpx.URL(base_url.rstrip("/") + "/")
         self._keys = {key_id(k): k for k in keys}
-        self._rotation = itertools.cycle(list(self._keys))
+        self._kids = list(self._keys)
+        self._submits = 0  # the rotation: submit n starts at key n mod the number of keys
         self._benched_until: dict[str, float] = {}
 
     async def submit(self, spec: VideoSpec, upstream_model: str) -> OperationRef:
@@ -70,10 +70,9 @@ class GeminiClient:
 
     def _submit_order(self) -> list[str]:
         """Every key once, starting at the rotation's next one; benched keys last."""
-        start = next(self._rotation)
-        kids = list(self._keys)
-        at = kids.index(start)
-        rotated = kids[at:] + kids[:at]
+        at = self._submits % len(self._kids)
+        self._submits += 1
+        rotated = self._kids[at:] + self._kids[:at]
         now = time.monotonic()
         return sorted(rotated, key=lambda kid: self._benched_until.get(kid, 0.0) > now)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from veorelay.api.admin import schemas
 from veorelay.api.admin.common import Usd, admin_router, micros, usd
@@ -19,7 +20,6 @@ from veorelay.db import catalog
 from veorelay.db.accounts import DEFAULT_GROUP
 from veorelay.db.tables import groups, tokens
 from veorelay.errors import Conflict, InvalidRequest, NotFound
-from veorelay.services import Services
 
 router = admin_router()
 
@@ -60,7 +60,11 @@ async def delete_group(name: str, services: ServicesDep) -> dict[str, Any]:
         )
     async with services.db.write() as conn:
         users = (
-            await conn.execute(select(func.count()).where(tokens.c.group_name == name))
+            await conn.execute(
+                select(func.count()).where(
+                    tokens.c.group_name == name, tokens.c.deleted_at.is_(None)
+                )
+            )
         ).scalar_one()
         if users:
             raise Conflict(
@@ -124,41 +128,41 @@ async def put_model(model: str, body: ModelBody, services: ServicesDep) -> dict[
         upstream_model=body.upstream_model,
         enabled=body.enabled,
     )
-    return await _save_model(services, price, body.description)
+    async with services.db.write() as conn:
+        await _store(conn, price, body.description)
+    services.prices.invalidate()
+    return _model_json(price)
 
 
 @router.patch("/models/{model}", response_model=schemas.ModelPrice)
 async def patch_model(model: str, body: ModelPatch, services: ServicesDep) -> dict[str, Any]:
     """Change some of a model's settings (or add a model, which then needs a price)."""
     given = body.model_dump(exclude_unset=True)
-    async with services.db.read() as conn:
-        current = (await catalog.model_price_table(conn)).get(model)
-    price = current or ModelPrice(model=model, per_call_micros=None)
-    per_second = dict(price.per_second_micros)
-    for res, value in body.per_second_usd.items():
-        if value is None:
-            per_second.pop(res, None)
-        else:
-            per_second[res] = micros(value, "per_second_usd")
-    price = replace(price, per_second_micros=per_second)
-    if "per_call_usd" in given:
-        price = replace(price, per_call_micros=_optional_micros(body.per_call_usd, "per_call_usd"))
-    if "upstream_model" in given:
-        price = replace(price, upstream_model=body.upstream_model)
-    if body.enabled is not None:
-        price = replace(price, enabled=body.enabled)
-    return await _save_model(services, price, body.description)
-
-
-async def _save_model(
-    services: Services, price: ModelPrice, description: str | None
-) -> dict[str, Any]:
-    if price.per_call_micros is None and not price.per_second_micros:
-        raise InvalidRequest("Give a per_call_usd or per_second_usd price.", param="per_call_usd")
-    async with services.db.write() as conn:
-        await catalog.set_model_price(conn, price, time.time(), description)
+    async with services.db.write() as conn:  # read and write together: no edit is lost
+        price = await catalog.get_model_price(conn, model) or ModelPrice(model, None)
+        per_second = dict(price.per_second_micros)
+        for res, value in body.per_second_usd.items():
+            if value is None:
+                per_second.pop(res, None)
+            else:
+                per_second[res] = micros(value, "per_second_usd")
+        price = replace(price, per_second_micros=per_second)
+        if "per_call_usd" in given:
+            per_call = _optional_micros(body.per_call_usd, "per_call_usd")
+            price = replace(price, per_call_micros=per_call)
+        if "upstream_model" in given:
+            price = replace(price, upstream_model=body.upstream_model)
+        if body.enabled is not None:
+            price = replace(price, enabled=body.enabled)
+        await _store(conn, price, body.description)
     services.prices.invalidate()
     return _model_json(price)
+
+
+async def _store(conn: AsyncConnection, price: ModelPrice, description: str | None) -> None:
+    if price.per_call_micros is None and not price.per_second_micros:
+        raise InvalidRequest("Give a per_call_usd or per_second_usd price.", param="per_call_usd")
+    await catalog.set_model_price(conn, price, time.time(), description)
 
 
 @router.delete("/models/{model}", response_model=schemas.Deleted)

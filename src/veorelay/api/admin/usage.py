@@ -59,12 +59,12 @@ async def get_code(code_id: str, services: ServicesDep) -> dict[str, Any]:
 @router.post("/redemption-codes/{code_id}/revoke", response_model=schemas.RedemptionCode)
 async def revoke_code(code_id: str, services: ServicesDep) -> dict[str, Any]:
     """Revoke a code not yet redeemed (a redeemed one stays as it is: the money was credited)."""
-    found = await get_code(code_id, services)
-    if found["redeemed_at"] is not None:
-        raise Conflict("This code has already been redeemed.", code="code_already_redeemed")
     async with services.db.write() as conn:
-        await redemption.revoke(conn, code_id=code_id, batch_id=None, now=time.time())
-    return await get_code(code_id, services)
+        revoked = await redemption.revoke(conn, code_id=code_id, batch_id=None, now=time.time())
+    found = await get_code(code_id, services)  # 404 if there is no such code
+    if not revoked and found["revoked_at"] is None:  # redeemed, perhaps a moment ago
+        raise Conflict("This code has already been redeemed.", code="code_already_redeemed")
+    return found
 
 
 @router.post("/redemption-batches/{batch_id}/revoke", response_model=schemas.BatchRevoked)
