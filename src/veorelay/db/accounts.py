@@ -7,15 +7,15 @@ import secrets
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from veorelay import billing
 from veorelay.core.access import TokenPolicy
-from veorelay.core.lifecycle import ACTIVE_STATES
 from veorelay.core.pricing import BillingMode
 from veorelay.db.database import ReadConnection
 from veorelay.db.tables import accounts, tasks, tokens
+from veorelay.db.tasks import count_active
 from veorelay.errors import Conflict
 
 SECRET_PREFIX = "sk-vr-"
@@ -133,6 +133,8 @@ async def update_token(conn: AsyncConnection, token_id: str, **changes: Any) -> 
     return result.rowcount == 1
 
 
+_LIVE_TOKEN = tokens.c.deleted_at.is_(None)
+_LIVE_ACCOUNT = accounts.c.deleted_at.is_(None)
 _IDENTITY = (
     select(
         tokens.c.id,
@@ -142,10 +144,8 @@ _IDENTITY = (
         *_SETTINGS_COLUMNS,
     )
     .join(accounts, accounts.c.id == tokens.c.account_id)
-    .where(tokens.c.deleted_at.is_(None), accounts.c.deleted_at.is_(None))
+    .where(_LIVE_TOKEN, _LIVE_ACCOUNT)
 )
-_LIVE_TOKEN = tokens.c.deleted_at.is_(None)
-_LIVE_ACCOUNT = accounts.c.deleted_at.is_(None)
 
 
 async def find_token(conn: ReadConnection, secret: str) -> TokenIdentity | None:
@@ -175,11 +175,17 @@ async def list_tokens(conn: ReadConnection, account_id: str | None = None) -> li
     return [_public_token(row) for row in await conn.execute(query)]
 
 
-def _public_token(row: Any) -> dict[str, Any]:
+def public_row(row: Any, *hidden: str) -> dict[str, Any]:
+    """A row as a dict, less the columns that never leave the database (hashes) or say
+    nothing once filtered on (deleted_at of a live row)."""
     data = dict(row._mapping)
-    del data["secret_hash"]  # never leaves the database
-    del data["deleted_at"]  # always None here
+    for column in hidden:
+        del data[column]
     return data
+
+
+def _public_token(row: Any) -> dict[str, Any]:
+    return public_row(row, "secret_hash", "deleted_at")
 
 
 async def delete_token(conn: AsyncConnection, token_id: str, now: float) -> bool:
@@ -204,9 +210,7 @@ async def list_accounts(conn: ReadConnection) -> list[dict[str, Any]]:
 
 
 def _public_account(row: Any) -> dict[str, Any]:
-    data = dict(row._mapping)
-    del data["deleted_at"]  # always None here
-    return data
+    return public_row(row, "deleted_at")
 
 
 async def update_account(conn: AsyncConnection, account_id: str, **changes: Any) -> bool:
@@ -245,13 +249,7 @@ async def delete_account(conn: AsyncConnection, account_id: str, now: float) -> 
             f"The account still holds {row.balance_micros} micro-USD; adjust it to zero first.",
             code="account_has_balance",
         )
-    in_progress = await conn.execute(
-        select(func.count()).where(
-            tasks.c.account_id == account_id,
-            tasks.c.state.in_([state.value for state in ACTIVE_STATES]),
-        )
-    )
-    if in_progress.scalar_one():
+    if await count_active(conn, tasks.c.account_id == account_id):
         raise Conflict(
             "The account has videos in progress; wait for them or cancel them first.",
             code="account_busy",

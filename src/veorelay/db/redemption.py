@@ -9,7 +9,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from veorelay import billing
-from veorelay.db.accounts import hash_secret, new_id
+from veorelay.db.accounts import hash_secret, new_id, public_row
 from veorelay.db.database import ReadConnection
 from veorelay.db.tables import redemption_codes
 from veorelay.errors import InvalidRequest, NotFound
@@ -113,6 +113,4 @@ async def revoke(
 
 
 def _public_code(row: Any) -> dict[str, Any]:
-    data = dict(row._mapping)
-    del data["code_hash"]  # never leaves the database
-    return data
+    return public_row(row, "code_hash")

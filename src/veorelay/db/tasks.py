@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from veorelay import billing
 from veorelay.core.access import RPM_WINDOW_SECONDS, TokenPolicy, check_usage
@@ -125,14 +126,7 @@ async def create_task(conn: AsyncConnection, new: NewTask, now: float) -> Task:
             ).scalars()
         )
     if policy.max_in_flight is not None:
-        in_flight = (
-            await conn.execute(
-                select(func.count()).where(
-                    tasks.c.token_id == new.token_id,
-                    tasks.c.state.in_([s.value for s in ACTIVE_STATES]),
-                )
-            )
-        ).scalar_one()
+        in_flight = await count_active(conn, tasks.c.token_id == new.token_id)
     check_usage(
         policy,
         recent_creates=recent,
@@ -176,6 +170,14 @@ async def create_task(conn: AsyncConnection, new: NewTask, now: float) -> Task:
             )
         )
     return Task.from_row(row)
+
+
+async def count_active(conn: ReadConnection, *where: ColumnElement[bool]) -> int:
+    """How many tasks matching `where` are queued or in progress."""
+    query = select(func.count()).where(
+        *where, tasks.c.state.in_([state.value for state in ACTIVE_STATES])
+    )
+    return int((await conn.execute(query)).scalar_one())
 
 
 # Built once: the status poll is the hottest query, and building a 31-column select each time
