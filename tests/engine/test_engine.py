@@ -263,3 +263,17 @@ def test_stale_partial_downloads_are_swept(tmp_path: Path) -> None:
     os.utime(fresh, (now - 10,) * 2)  # another live worker's download in progress
     assert sweep_spool(tmp_path, now) == 1
     assert (stale.exists(), fresh.exists(), kept.exists()) == (False, True, True)
+
+
+async def test_the_engine_stops_when_cancelled_as_it_is_woken(rig: Rig) -> None:
+    import asyncio
+
+    upstream = GeminiClient(rig.http, rig.base_url, [UPSTREAM_KEY])
+    engine = Engine(rig.db, rig.storage, upstream, time_scale=SCALE, tick_seconds=5.0)
+    runner = asyncio.create_task(engine.run_forever())
+    await asyncio.sleep(0.3)  # idle: nothing due, waiting for a wake-up or the next tick
+    engine.wake()  # e.g. a task created in this process, just as the server shuts down
+    runner.cancel()
+    done, _ = await asyncio.wait({runner}, timeout=3)
+    assert runner in done  # the cancellation was not swallowed
+    assert runner.cancelled()

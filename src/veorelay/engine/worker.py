@@ -165,5 +165,8 @@ class Engine:
                 if due is None
                 else min(max(due - now, MIN_WAIT), self.tick_seconds)
             )
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+        # that arrives as the wake-up fires, and the engine would then never stop.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wakeup.wait(), timeout=wait)
+            async with asyncio.timeout(wait):
+                await self._wakeup.wait()
