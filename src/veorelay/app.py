@@ -27,22 +27,24 @@ from veorelay.api import account, admin, compat, videos
 from veorelay.api.auth import TokenCache
 from veorelay.api.limits import BodySizeLimit, NoNulInUrl
 from veorelay.api.openapi import openapi_document
+from veorelay.channels.clients import ChannelClients
+from veorelay.channels.seed import seed_channels
 from veorelay.db import catalog
+from veorelay.db import channels as channel_db
 from veorelay.db.database import Database
 from veorelay.db.migrate import upgrade
 from veorelay.engine.worker import Engine
 from veorelay.errors import InvalidRequest, NotFound, ParseRequestFailed, VeorelayError
 from veorelay.estimates import RenderTimeEstimator
 from veorelay.pricebook import PriceBook
+from veorelay.secretbox import SecretBox
 from veorelay.services import Services
 from veorelay.settings import Settings
 from veorelay.simulator.app import SimulatorConfig, create_simulator_app
 from veorelay.storage.filesystem import FilesystemStorage
-from veorelay.upstream.gemini import GeminiClient
 
 log = logging.getLogger("veorelay")
 
-SIMULATOR_KEY = "veorelay-simulator"
 # The largest request: a 20 MB image as base64 in JSON (~27 MB), with room for the rest. Bigger
 # bodies are refused while they arrive, before anything is spooled to disk.
 MAX_BODY_BYTES = 34 * 1024 * 1024
@@ -98,8 +100,12 @@ async def running_services(
     db = Database(settings.resolved_database_url)
     await upgrade(db)
     storage = FilesystemStorage(settings.data_dir / "videos")
+    secret_key = settings.secret_key.get_secret_value() if settings.secret_key else None
+    box = SecretBox.from_settings(secret_key, settings.data_dir)
+    prices = settings.price_table()
     async with db.write() as conn:
-        await catalog.seed_models(conn, settings.price_table(), time.time())
+        await catalog.seed_models(conn, prices, time.time())
+        needs_simulator = await seed_channels(conn, settings, box, prices, time.time())
     services = Services(
         settings=settings,
         db=db,
@@ -107,10 +113,11 @@ async def running_services(
         prices=PriceBook(db, settings.cache_seconds),
         render_times=RenderTimeEstimator(db, settings.effective_engine_time_scale),
         tokens=TokenCache(ttl=settings.cache_seconds),
+        secrets=box,
     )
     try:
         if settings.engine_enabled if with_engine is None else with_engine:
-            async with _running_engine(settings, services):
+            async with _running_engine(settings, services, needs_simulator):
                 yield services
         else:
             yield services
@@ -119,24 +126,24 @@ async def running_services(
 
 
 @asynccontextmanager
-async def _running_engine(settings: Settings, services: Services) -> AsyncIterator[None]:
+async def _running_engine(
+    settings: Settings, services: Services, needs_simulator: bool
+) -> AsyncIterator[None]:
     timeout = httpx.Timeout(settings.upstream_timeout_seconds, connect=10.0)
     async with httpx.AsyncClient(timeout=timeout) as http, contextlib.AsyncExitStack() as stack:
-        if settings.uses_simulator:
-            base_url = await stack.enter_async_context(_embedded_simulator(settings))
-            upstream = GeminiClient(http, base_url, [SIMULATOR_KEY])
-        else:
-            keys = [key.get_secret_value() for key in settings.gemini_api_key]
-            upstream = GeminiClient(http, settings.gemini_base_url, keys)
-            log.info(
-                "upstream: Gemini API at %s with %d key(s)", settings.gemini_base_url, len(keys)
-            )
+        simulator_url = None
+        if needs_simulator:
+            simulator_url = await stack.enter_async_context(_embedded_simulator(settings))
+        await _log_channels(services)
+        scale = settings.effective_engine_time_scale
         services.engine = Engine(
             services.db,
             services.storage,
-            upstream,
-            time_scale=settings.effective_engine_time_scale,
+            ChannelClients(services.db, services.secrets, http, simulator_url),
+            time_scale=scale,
             concurrency=settings.engine_concurrency,
+            submit_concurrency=settings.engine_submit_concurrency,
+            maintenance_seconds=settings.engine_maintenance_seconds * scale,
             tick_seconds=settings.engine_tick_seconds,
             lease_seconds=settings.engine_lease_seconds,
             drain_seconds=settings.engine_drain_seconds,
@@ -147,6 +154,21 @@ async def _running_engine(settings: Settings, services: Services) -> AsyncIterat
         finally:
             engine_task.cancel()
             await asyncio.gather(engine_task, return_exceptions=True)
+
+
+async def _log_channels(services: Services) -> None:
+    async with services.db.read() as conn:
+        live = [c for c in await channel_db.list_channels(conn) if c.enabled]
+    if not live:
+        log.warning("no enabled upstream channel: tasks wait until one is added (docs/channels.md)")
+    for channel in live:
+        log.info(
+            "upstream channel %s: %s, %d model(s), health %s",
+            channel.name,
+            channel.kind,
+            len(channel.models),
+            channel.health,
+        )
 
 
 class _EmbeddedServer(uvicorn.Server):

@@ -1,4 +1,5 @@
-"""Model prices and group multipliers, read from the database and cached for a few seconds."""
+"""Model prices, group multipliers and which models the channels can serve, read from the
+database and cached for a few seconds."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from collections.abc import Callable
 
 from veorelay.core.pricing import ModelPrice
 from veorelay.db import catalog
+from veorelay.db import channels as channel_db
+from veorelay.db.channels import Channel
 from veorelay.db.database import Database
+from veorelay.engine.dispatch import Failure, unservable
 
 
 class PriceBook:
@@ -20,6 +24,7 @@ class PriceBook:
         self._loaded_until = -1.0
         self._prices: dict[str, ModelPrice] = {}
         self._groups: dict[str, int] = {}
+        self._channels: list[Channel] = []
 
     async def _fresh(self) -> None:
         if self._clock() < self._loaded_until:
@@ -27,6 +32,7 @@ class PriceBook:
         async with self._db.read() as conn:
             self._prices = await catalog.model_price_table(conn)
             self._groups = await catalog.group_multipliers(conn)
+            self._channels = await channel_db.list_channels(conn)
         self._loaded_until = self._clock() + self._ttl
 
     async def models(self) -> set[str]:
@@ -41,6 +47,22 @@ class PriceBook:
     async def multiplier(self, group: str) -> int | None:
         await self._fresh()
         return self._groups.get(group)
+
+    async def unservable(self, model: str, group: str) -> Failure | None:
+        """Why no channel can serve `model` for `group` now, or None if one can."""
+        await self._fresh()
+        failure = unservable(self._channels, model, group)
+        if failure is not None:
+            return failure
+        if not any(
+            c.enabled and model in c.models and (c.groups is None or group in c.groups)
+            for c in self._channels
+        ):
+            return Failure(
+                "model_unavailable",
+                f"No upstream channel serves model {model} for your group right now.",
+            )
+        return None
 
     def invalidate(self) -> None:
         self._loaded_until = -1.0

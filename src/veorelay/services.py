@@ -9,6 +9,7 @@ from veorelay.db.database import Database
 from veorelay.engine.worker import Engine
 from veorelay.estimates import RenderTimeEstimator
 from veorelay.pricebook import PriceBook
+from veorelay.secretbox import SecretBox
 from veorelay.settings import Settings
 from veorelay.storage.base import VideoStorage
 
@@ -20,6 +21,7 @@ class Services:
     storage: VideoStorage
     prices: PriceBook
     render_times: RenderTimeEstimator
+    secrets: SecretBox
     engine: Engine | None = None
     tokens: TokenCache = field(default_factory=TokenCache)
 

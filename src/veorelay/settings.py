@@ -42,6 +42,10 @@ class Settings(BaseSettings):
         default_factory=dict, description='JSON {"model": USD per call}; overrides defaults.'
     )
 
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Fernet key encrypting channel secrets; unset: data_dir/secret.key is made.",
+    )
     admin_key: SecretStr | None = Field(
         None, description="Bearer key for the admin API (/admin/api); unset: admin API off."
     )
@@ -61,6 +65,12 @@ class Settings(BaseSettings):
         description="Multiplies the engine's waits; default: the simulator's scale if it is used.",
     )
     engine_concurrency: int = Field(16, ge=1, description="Steps one engine runs at once.")
+    engine_submit_concurrency: int = Field(
+        4, ge=1, description="Submits one engine has in flight at once (small: crash window)."
+    )
+    engine_maintenance_seconds: float = Field(
+        60.0, gt=0, description="How often the engine probes unreachable channels (scaled)."
+    )
     engine_tick_seconds: float = Field(
         1.0, gt=0, description="How often the engine looks for due work."
     )
@@ -90,6 +100,7 @@ class Settings(BaseSettings):
 
     @property
     def uses_simulator(self) -> bool:
+        """No Google key in the environment: the built-in simulator is the default channel."""
         return not self.gemini_api_key
 
     @property
@@ -97,9 +108,6 @@ class Settings(BaseSettings):
         if self.engine_time_scale is not None:
             return self.engine_time_scale
         return self.simulator_time_scale if self.uses_simulator else 1.0
-
-    def upstream_model(self, public_model: str) -> str:
-        return self.model_map.get(public_model, public_model)
 
     def price_table(self) -> dict[str, int]:
         """Per-call prices in micro-USD that seed the database's model table at start."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class VideoError(BaseModel):
@@ -33,6 +33,11 @@ class Video(BaseModel):
     seed: int | None = None
     remixed_from_video_id: None = None
     error: VideoError | None
+    status_detail: str | None = Field(
+        None,
+        description="While queued: why it has not started yet, e.g. waiting for upstream "
+        "capacity (every channel busy or answering 429).",
+    )
 
 
 class VideoList(BaseModel):

@@ -86,13 +86,17 @@ async def create_video(
         raise PermissionDenied(
             f"The token's group {token.group_name!r} does not exist.", code="group_not_found"
         )
+    unservable = await services.prices.unservable(spec.model, token.group_name)
+    if unservable is not None:
+        raise ServiceUnavailable(unservable.message, code=unservable.code, param="model")
     price = await services.prices.price(spec.model)
     scale = settings.effective_engine_time_scale
     new = task_db.NewTask(
         spec=spec,
         account_id=identity.account_id,
         token_id=identity.token_id,
-        upstream_model=price.upstream_model or settings.upstream_model(spec.model),
+        group_name=token.group_name,
+        upstream_model=spec.model,  # until a channel takes it and maps it (engine/dispatch.py)
         price_micros=pricing.quote(spec, price, token.billing_mode, multiplier),
         expected_render_seconds=await services.render_times.expected(spec.model, spec.resolution),
         timeout_seconds=settings.task_timeout_seconds * scale,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from veorelay.api.schemas import CompatMetadata, CompatStatus, CompatStatusData, Video, VideoError
 from veorelay.core import timing
-from veorelay.core.lifecycle import PUBLIC_STATUS, TaskState
+from veorelay.core.lifecycle import ACTIVE_STATES, PUBLIC_STATUS, TaskState
 from veorelay.core.models import FPS
 from veorelay.db.tasks import Task
 
@@ -37,6 +37,21 @@ def task_error(task: Task) -> VideoError | None:
     return None
 
 
+_WAIT_DETAIL = {
+    "upstream_capacity": "waiting for upstream capacity (every channel for this model is busy "
+    "or rate-limited by Google)",
+    "no_channel": "waiting for an upstream channel that serves this model",
+}
+
+
+def status_detail(task: Task) -> str | None:
+    if task.state is TaskState.QUEUED and task.wait_reason is not None:
+        return _WAIT_DETAIL.get(task.wait_reason, task.wait_reason)
+    if task.state is TaskState.SUBMITTING:
+        return "submitting to Google"
+    return None
+
+
 def video(task: Task, now: float) -> Video:
     spec = task.spec()
     return Video(
@@ -56,13 +71,16 @@ def video(task: Task, now: float) -> Video:
         negative_prompt=task.negative_prompt,
         seed=task.seed,
         error=task_error(task),
+        status_detail=status_detail(task),
     )
 
 
 def poll_after_ms(task: Task) -> int | None:
-    if task.state in (TaskState.QUEUED, TaskState.RUNNING, TaskState.DOWNLOADING):
-        return timing.client_poll_after_ms(task.expected_render_seconds)
-    return None
+    if task.state not in ACTIVE_STATES:
+        return None
+    hint = timing.client_poll_after_ms(task.expected_render_seconds)
+    # Waiting for capacity: nothing will change soon, so ask clients to poll half as often.
+    return hint * 2 if task.wait_reason is not None and task.state is TaskState.QUEUED else hint
 
 
 def compat_status(task: Task, content_url: str) -> CompatStatus:

@@ -1,9 +1,13 @@
 """The task state machine: one transition table, the only place states change.
 
-    queued ──submitted──▶ running ──finished──▶ downloading ──stored──▶ completed   (capture)
-      │                      │                      │
-      └──────────────────────┴──────failed──────────┴──▶ failed                     (release)
-      └──────────────────────┴─────cancelled────────┴──▶ cancelled                  (release)
+    queued ──dispatched──▶ submitting ──submitted──▶ running ──finished──▶ downloading
+      ▲                        │                                               │
+      └───────requeued─────────┘                                stored ──▶ completed (capture)
+    any active state ──failed──▶ failed (release);  ──cancelled──▶ cancelled (release)
+
+`dispatched` gives a queued task a channel (engine/dispatch.py); `submitting` is the intent
+recorded before the submit call, so a crash between Google accepting the request and us
+recording the operation name is recognised (and counted) when the task is taken up again.
 
 The database applies a transition with compare-and-set on (state, version), so two actors
 racing on one task (engine, client cancel, deadline sweep, another replica) cannot both win.
@@ -19,6 +23,7 @@ from enum import StrEnum
 
 class TaskState(StrEnum):
     QUEUED = "queued"
+    SUBMITTING = "submitting"
     RUNNING = "running"
     DOWNLOADING = "downloading"
     COMPLETED = "completed"
@@ -27,6 +32,8 @@ class TaskState(StrEnum):
 
 
 class Event(StrEnum):
+    DISPATCHED = "dispatched"
+    REQUEUED = "requeued"
     SUBMITTED = "submitted"
     FINISHED = "finished"
     STORED = "stored"
@@ -47,14 +54,18 @@ class Transition:
 
 
 ACTIVE_STATES: frozenset[TaskState] = frozenset(
-    {TaskState.QUEUED, TaskState.RUNNING, TaskState.DOWNLOADING}
+    {TaskState.QUEUED, TaskState.SUBMITTING, TaskState.RUNNING, TaskState.DOWNLOADING}
 )
+# States in which a task holds one of its channel's upstream operations.
+UPSTREAM_STATES: frozenset[TaskState] = frozenset({TaskState.SUBMITTING, TaskState.RUNNING})
 TERMINAL_STATES: frozenset[TaskState] = frozenset(
     {TaskState.COMPLETED, TaskState.FAILED, TaskState.CANCELLED}
 )
 
 TRANSITIONS: dict[Event, Transition] = {
-    Event.SUBMITTED: Transition(frozenset({TaskState.QUEUED}), TaskState.RUNNING),
+    Event.DISPATCHED: Transition(frozenset({TaskState.QUEUED}), TaskState.SUBMITTING),
+    Event.REQUEUED: Transition(frozenset({TaskState.SUBMITTING}), TaskState.QUEUED),
+    Event.SUBMITTED: Transition(frozenset({TaskState.SUBMITTING}), TaskState.RUNNING),
     Event.FINISHED: Transition(frozenset({TaskState.RUNNING}), TaskState.DOWNLOADING),
     Event.STORED: Transition(
         frozenset({TaskState.DOWNLOADING}), TaskState.COMPLETED, Settlement.CAPTURE
@@ -78,6 +89,7 @@ def transition(state: TaskState, event: Event) -> Transition:
 # Public statuses are the OpenAI Video API's four; internal states map onto them here only.
 PUBLIC_STATUS: dict[TaskState, str] = {
     TaskState.QUEUED: "queued",
+    TaskState.SUBMITTING: "queued",
     TaskState.RUNNING: "in_progress",
     TaskState.DOWNLOADING: "in_progress",
     TaskState.COMPLETED: "completed",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import statistics
 from collections.abc import Sequence
 
@@ -64,3 +65,8 @@ def progress(elapsed: float, expected: float) -> int:
         return max(0, int(fraction * 100))
     overrun = fraction - 0.9
     return min(99, 90 + int(9 * (1 - 1 / (1 + 4 * overrun))))
+
+
+def jittered(seconds: float, spread: float = 0.2, rng: random.Random | None = None) -> float:
+    """`seconds` give or take `spread` (a fraction), so waits that start together end apart."""
+    return seconds * (1.0 + (rng or random).uniform(-spread, spread))

@@ -160,7 +160,14 @@ tasks = Table(
     Column("updated_at", Double, nullable=False),
     Column("deleted_at", Double, nullable=True),  # DELETE /v1/videos/{id}: gone for the client
     Column("finished_at", Double, nullable=True),  # when it became completed, failed or cancelled
+    # Channels (see docs/channels.md): where it runs, what it cost us, why it waits.
+    Column("group_name", String(60), nullable=False, server_default="default"),
+    Column("channel_id", String(40), nullable=True),
+    Column("upstream_cost_micros", BigInteger, nullable=True),
+    Column("wait_reason", String(40), nullable=True),  # queued: why no channel took it yet
+    Column("submits", Integer, nullable=False, server_default="0"),  # submit calls made
     Index("ix_tasks_due", "state", "next_attempt_at"),
+    Index("ix_tasks_channel_state", "channel_id", "state"),
     Index("ix_tasks_account_created", "account_id", "created_at"),
     Index("ix_tasks_token_created", "token_id", "created_at"),
     Index("ix_tasks_token_state", "token_id", "state"),
@@ -173,4 +180,72 @@ task_inputs = Table(
     Column("task_id", String(40), ForeignKey("tasks.id"), primary_key=True),
     Column("mime_type", String(40), nullable=False),
     Column("data", LargeBinary, nullable=False),
+)
+
+
+# One upstream quota bucket (a Vertex AI project, or one Gemini project's API keys).
+# `secret` is the Fernet-encrypted JSON of its credentials (secretbox.py); never returned.
+channels = Table(
+    "channels",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("fingerprint", String(200), nullable=False),  # non-secret: how to recognise it
+    Column("base_url", String(500), nullable=True),
+    Column("project", String(200), nullable=True),
+    Column("location", String(100), nullable=True),
+    Column("storage_uri", String(500), nullable=True),
+    Column("storage_base_url", String(500), nullable=True),  # Cloud Storage endpoint override
+    Column("groups", JSON, nullable=True),  # null: every group
+    Column("priority", Integer, nullable=False, server_default="0"),
+    Column("weight", Integer, nullable=False, server_default="1"),
+    Column("max_concurrent", Integer, nullable=True),
+    Column("rpm", Integer, nullable=True),
+    Column("rpd", Integer, nullable=True),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("health", String(20), nullable=False, server_default="healthy"),
+    Column("last_error", Text, nullable=True),
+    Column("health_changed_at", Double, nullable=True),
+    Column("cooling_until", Double, nullable=True),
+    Column("consecutive_faults", Integer, nullable=False, server_default="0"),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    Column("deleted_at", Double, nullable=True),
+)
+
+# The public models a channel serves, the upstream id each maps to, and what a second costs.
+channel_models = Table(
+    "channel_models",
+    metadata,
+    Column("channel_id", String(40), ForeignKey("channels.id"), primary_key=True),
+    Column("model", String(100), primary_key=True),
+    Column("upstream_model", String(100), nullable=False),
+    Column("cost_720p_micros", BigInteger, nullable=True),
+    Column("cost_1080p_micros", BigInteger, nullable=True),
+    Column("cost_4k_micros", BigInteger, nullable=True),
+    Column("available", Boolean, nullable=False, server_default=text("true")),
+    Column("unavailable_reason", Text, nullable=True),
+)
+
+# Every submit sent to a channel, for its requests-per-minute and per-day budgets.
+channel_submits = Table(
+    "channel_submits",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel_id", String(40), nullable=False),
+    Column("at", Double, nullable=False),
+    Index("ix_channel_submits_channel_at", "channel_id", "at"),
+)
+
+# What happened to a channel (cooldowns, disables, probes), newest shown by `channel show`.
+channel_events = Table(
+    "channel_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel_id", String(40), nullable=False, index=True),
+    Column("at", Double, nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("message", Text, nullable=False),
 )

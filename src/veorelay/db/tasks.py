@@ -7,17 +7,38 @@ import secrets
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, literal, or_, select, tuple_, update
+from sqlalchemy import (
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from veorelay import billing
 from veorelay.core.access import RPM_WINDOW_SECONDS, TokenPolicy, check_usage
-from veorelay.core.lifecycle import ACTIVE_STATES, TERMINAL_STATES, Event, TaskState, transition
+from veorelay.core.lifecycle import (
+    ACTIVE_STATES,
+    TERMINAL_STATES,
+    UPSTREAM_STATES,
+    Event,
+    TaskState,
+    transition,
+)
 from veorelay.core.models import AspectRatio, ImageInput, Resolution, VideoSpec
+from veorelay.core.scheduling import Candidate
 from veorelay.db.database import ReadConnection
 from veorelay.db.tables import task_inputs, tasks, tokens
 
+# States in which the engine leases a task to run a step (queued ones are dispatched first).
+STEP_STATES = ACTIVE_STATES - {TaskState.QUEUED}
 _TASK_ID = re.compile(r"video_[0-9a-f]{32}")
 
 
@@ -65,6 +86,11 @@ class Task:
     updated_at: float
     deleted_at: float | None
     finished_at: float | None
+    group_name: str = "default"
+    channel_id: str | None = None
+    upstream_cost_micros: int | None = None
+    wait_reason: str | None = None
+    submits: int = 0
 
     @classmethod
     def from_row(cls, row: Any) -> Task:
@@ -99,6 +125,7 @@ class NewTask:
     price_micros: int
     expected_render_seconds: float
     timeout_seconds: float
+    group_name: str = "default"
     policy: TokenPolicy = field(default_factory=TokenPolicy)
 
 
@@ -153,6 +180,7 @@ async def create_task(conn: AsyncConnection, new: NewTask, now: float) -> Task:
         "seed": spec.seed,
         "has_image": spec.image is not None,
         "price_micros": new.price_micros,
+        "group_name": new.group_name,
         "state": TaskState.QUEUED.value,
         "version": 0,
         "next_attempt_at": now,
@@ -289,9 +317,10 @@ async def lease_due(
     conn: AsyncConnection, now: float, lease_seconds: float, limit: int
 ) -> list[Task]:
     """Take up to `limit` due tasks for `lease_seconds`. Bumps each version, so a worker whose
-    lease expired loses any later compare-and-set. PostgreSQL skips rows another worker locks."""
+    lease expired loses any later compare-and-set. PostgreSQL skips rows another worker locks.
+    Queued tasks are not leased: the dispatcher gives them a channel first (`assign`)."""
     due = (
-        tasks.c.state.in_([s.value for s in ACTIVE_STATES]),
+        tasks.c.state.in_([s.value for s in STEP_STATES]),
         tasks.c.next_attempt_at <= now,
         or_(tasks.c.lease_until.is_(None), tasks.c.lease_until < now),
     )
@@ -305,10 +334,112 @@ async def lease_due(
     result = await conn.execute(
         update(tasks)
         .where(tasks.c.id.in_(candidates.scalar_subquery()), *due)
-        .values(lease_until=now + lease_seconds, version=tasks.c.version + 1)
+        .values(
+            lease_until=now + lease_seconds,
+            version=tasks.c.version + 1,
+            # Counted as the lease is taken: a crash mid-submit still counts its attempt.
+            submits=case(
+                (tasks.c.state == TaskState.SUBMITTING.value, tasks.c.submits + 1),
+                else_=tasks.c.submits,
+            ),
+        )
         .returning(*_COLUMNS)
     )
     return [Task.from_row(row) for row in result]
+
+
+async def queued_candidates(
+    conn: ReadConnection, now: float, per_account: int, limit: int
+) -> list[Candidate]:
+    """Due queued tasks, at most `per_account` of each account's oldest (so one account's
+    backlog cannot crowd the others out of the batch the planner sees)."""
+    rank = (
+        func.row_number()
+        .over(partition_by=tasks.c.account_id, order_by=(tasks.c.created_at, tasks.c.id))
+        .label("rank")
+    )
+    ranked = (
+        select(
+            tasks.c.id,
+            tasks.c.account_id,
+            tasks.c.model,
+            tasks.c.group_name,
+            tasks.c.created_at,
+            rank,
+        )
+        .where(tasks.c.state == TaskState.QUEUED.value, tasks.c.next_attempt_at <= now)
+        .subquery()
+    )
+    rows = await conn.execute(
+        select(ranked)
+        .where(ranked.c.rank <= per_account)
+        .order_by(ranked.c.rank, ranked.c.created_at)
+        .limit(limit)
+    )
+    return [Candidate(r.id, r.account_id, r.model, r.group_name, float(r.created_at)) for r in rows]
+
+
+async def accounts_in_flight(conn: ReadConnection, account_ids: set[str]) -> dict[str, int]:
+    if not account_ids:
+        return {}
+    rows = await conn.execute(
+        select(tasks.c.account_id, func.count())
+        .where(
+            tasks.c.account_id.in_(account_ids),
+            tasks.c.state.in_([s.value for s in UPSTREAM_STATES]),
+        )
+        .group_by(tasks.c.account_id)
+    )
+    return {account: int(n) for account, n in rows}
+
+
+async def assign(
+    conn: AsyncConnection, task_id: str, channel_id: str, upstream_model: str, now: float
+) -> bool:
+    """Queued -> submitting on `channel_id`: the intent to submit, recorded before the call."""
+    transition(TaskState.QUEUED, Event.DISPATCHED)
+    result = await conn.execute(
+        update(tasks)
+        .where(tasks.c.id == task_id, tasks.c.state == TaskState.QUEUED.value)
+        .values(
+            state=TaskState.SUBMITTING.value,
+            channel_id=channel_id,
+            upstream_model=upstream_model,
+            wait_reason=None,
+            next_attempt_at=now,
+            lease_until=None,
+            version=tasks.c.version + 1,
+            updated_at=now,
+        )
+    )
+    return result.rowcount == 1
+
+
+async def mark_waiting(
+    conn: AsyncConnection, task_ids: list[str], reason: str, look_again_at: float
+) -> None:
+    """Queued tasks no channel could take now: say why, and look again later."""
+    if task_ids:
+        await conn.execute(
+            update(tasks)
+            .where(tasks.c.id.in_(task_ids), tasks.c.state == TaskState.QUEUED.value)
+            .values(wait_reason=reason, next_attempt_at=look_again_at)
+        )
+
+
+async def overdue_queued(conn: ReadConnection, now: float, limit: int = 100) -> list[Task]:
+    """Queued tasks past their deadline (nobody leases them, so the dispatcher fails them)."""
+    rows = await conn.execute(
+        select(*_COLUMNS)
+        .where(tasks.c.state == TaskState.QUEUED.value, tasks.c.deadline_at < now)
+        .limit(limit)
+    )
+    return [Task.from_row(row) for row in rows]
+
+
+async def get_tasks(conn: ReadConnection, task_ids: list[str]) -> list[Task]:
+    rows = await conn.execute(select(*_COLUMNS).where(tasks.c.id.in_(task_ids)))
+    return [Task.from_row(row) for row in rows]
 
 
 async def next_due_at(conn: ReadConnection) -> float | None:

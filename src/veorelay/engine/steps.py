@@ -1,8 +1,14 @@
 """One step of a task's life: submit, poll or download, then record the outcome.
 
-Each step reads the task it leased, talks to upstream, and writes back through
+Each step reads the task it leased, talks to its channel's upstream, and writes back through
 `db.tasks.apply_transition` / `reschedule`, which compare-and-set on the task's version: if the
 lease ran out and another worker moved on, our write is refused and we drop our result.
+
+Faults (docs/channels.md): on submit, a 429 cools the channel down and the task goes back to
+the queue (another channel may take it); 5xx, timeouts and resets count against the channel
+and the task is queued again after a backoff; refused credentials disable the channel and a
+retired model is marked unavailable on it, and the task moves. After the submit, transient
+errors never fail a task: only a finished operation's error, a safety filter or the deadline do.
 """
 
 from __future__ import annotations
@@ -13,19 +19,29 @@ import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from veorelay.channels import health
+from veorelay.channels.clients import ChannelClients
 from veorelay.core import timing
+from veorelay.core.channels import upstream_cost
 from veorelay.core.lifecycle import Event, TaskState
+from veorelay.core.models import Resolution
 from veorelay.db import tasks as task_db
+from veorelay.db.channels import Channel
 from veorelay.db.database import Database
 from veorelay.db.tasks import Task
+from veorelay.engine.dispatch import WAITING_FOR_CAPACITY, deadline_failure
 from veorelay.media.probe import NotAVideo, verify
 from veorelay.storage.base import VideoStorage
 from veorelay.upstream.base import OperationRef, UpstreamClient
 from veorelay.upstream.errors import (
+    CredentialRejected,
     InvalidVideo,
+    ModelUnavailable,
     OperationLost,
     RetryableUpstreamError,
     UpstreamError,
@@ -37,44 +53,147 @@ MAX_DOWNLOAD_ATTEMPTS = 3
 CONTENT_POLICY = "content_policy_violation"
 
 
+# A channel that answers 429 without a RetryInfo delay waits this long (scaled).
+DEFAULT_COOLDOWN_SECONDS = 30.0
+
+
 @dataclass
 class StepContext:
     db: Database
     storage: VideoStorage
-    upstream: UpstreamClient
+    channels: ChannelClients
     clock: Callable[[], float]
     time_scale: float
+
+
+@dataclass(frozen=True)
+class Upstream:
+    channel: Channel
+    client: UpstreamClient
+
+
+class ChannelGone(Exception):
+    """The task's channel was deleted or cannot be built (its secret no longer opens)."""
 
 
 async def run_step(ctx: StepContext, task: Task) -> None:
     """Run the step the task's state calls for; upstream errors are turned into outcomes here."""
     try:
-        await _dispatch(ctx, task)
+        upstream = await _upstream(ctx, task)
+    except ChannelGone as exc:
+        await _fail(ctx, task, "upstream_unavailable", f"The upstream channel is gone: {exc}")
+        return
+    if task.state is TaskState.SUBMITTING:
+        await _submit_step(ctx, task, upstream)
+        return
+    try:
+        await _after_submit(ctx, task, upstream)
     except RetryableUpstreamError as exc:
         await _retry_later(ctx, task, exc)
     except UpstreamError as exc:
-        if exc.public_message is not None:
-            log.error("task %s: %s: %s", task.id, exc.code, exc.message)
+        if isinstance(exc, CredentialRejected):
+            async with ctx.db.write() as conn:
+                await health.credentials_refused(conn, upstream.channel, exc.message, ctx.clock())
+            ctx.channels.forget(upstream.channel.id)
         await _fail(ctx, task, exc.code, exc.customer_message)
 
 
-async def _dispatch(ctx: StepContext, task: Task) -> None:
-    if ctx.clock() > task.deadline_at:
-        await _fail(
-            ctx, task, "timeout", "The video was not ready in time; you have not been charged."
-        )
-    elif task.state is TaskState.QUEUED:
-        await _submit(ctx, task)
+async def _upstream(ctx: StepContext, task: Task) -> Upstream:
+    if task.channel_id is None:
+        raise ChannelGone("the task has no channel")
+    channel = await ctx.channels.channel(task.channel_id)
+    if channel is None or channel.deleted_at is not None:
+        raise ChannelGone("it was deleted")
+    try:
+        return Upstream(channel, ctx.channels.client(channel))
+    except Exception as exc:  # a secret that no longer opens, a malformed configuration
+        log.error("channel %s: cannot build its client: %s", channel.name, exc)
+        raise ChannelGone(str(exc)) from None
+
+
+async def _after_submit(ctx: StepContext, task: Task, upstream: Upstream) -> None:
+    if ctx.clock() > task.deadline_at and task.state is TaskState.RUNNING:
+        # Decided: an operation still running at the deadline is abandoned and the task fails
+        # (released). If Google finishes it later we never fetch it, so nobody pays for or
+        # receives a video they were told failed. Once Google reports it done (downloading),
+        # the deadline no longer applies: the video exists and is fetched.
+        failure = deadline_failure(task)
+        await _fail(ctx, task, failure.code, failure.message)
     elif task.state is TaskState.RUNNING:
-        await _poll(ctx, task)
+        await _poll(ctx, task, upstream.client)
     elif task.state is TaskState.DOWNLOADING:
-        await _download(ctx, task)
+        await _download(ctx, task, upstream)
 
 
-async def _submit(ctx: StepContext, task: Task) -> None:
+async def _submit_step(ctx: StepContext, task: Task, upstream: Upstream) -> None:
+    """Submit, turning a fault into the channel's health change and the task's next move."""
+    channel = upstream.channel
+    if ctx.clock() > task.deadline_at:
+        failure = deadline_failure(task)
+        await _fail(ctx, task, failure.code, failure.message)
+        return
+    if task.submits > 1:
+        log.warning(
+            "task %s: submit attempt %d on channel %s (an earlier one may have reached "
+            "Google before a crash or a lost lease)",
+            task.id,
+            task.submits,
+            channel.name,
+        )
+    try:
+        await _submit(ctx, task, upstream)
+    except RetryableUpstreamError as exc:
+        now = ctx.clock()
+        async with ctx.db.write() as conn:
+            if exc.http_status == 429:
+                wait = exc.retry_after or DEFAULT_COOLDOWN_SECONDS * ctx.time_scale
+                await health.cool_down(conn, channel, timing.jittered(wait), exc.message, now)
+                await _requeue(conn, task, now, now, WAITING_FOR_CAPACITY)
+            else:
+                await health.transient_fault(conn, channel, exc.message, now)
+                delay = timing.retry_backoff(task.attempts + 1, ctx.time_scale, exc.retry_after)
+                await _requeue(conn, task, now, now + delay, None, attempts=task.attempts + 1)
+        ctx.channels.forget(channel.id)
+    except CredentialRejected as exc:
+        now = ctx.clock()
+        async with ctx.db.write() as conn:
+            await health.credentials_refused(conn, channel, exc.message, now)
+            await _requeue(conn, task, now, now, None)
+        ctx.channels.forget(channel.id)
+    except ModelUnavailable as exc:
+        now = ctx.clock()
+        async with ctx.db.write() as conn:
+            await health.model_gone(conn, channel, task.model, exc.message, now)
+            await _requeue(conn, task, now, now, None)
+        ctx.channels.forget(channel.id)
+    except UpstreamError as exc:  # the request itself was refused: the task fails
+        await _fail(ctx, task, exc.code, exc.customer_message)
+
+
+async def _requeue(
+    conn: AsyncConnection,
+    task: Task,
+    now: float,
+    due: float,
+    wait_reason: str | None,
+    **values: Any,
+) -> None:
+    await task_db.apply_transition(
+        conn,
+        task,
+        Event.REQUEUED,
+        now,
+        channel_id=None,
+        next_attempt_at=due,
+        wait_reason=wait_reason,
+        **values,
+    )
+
+
+async def _submit(ctx: StepContext, task: Task, upstream: Upstream) -> None:
     async with ctx.db.read() as conn:
         image = await task_db.load_input(conn, task.id) if task.has_image else None
-    ref = await ctx.upstream.submit(task.spec(image), task.upstream_model)
+    ref = await upstream.client.submit(task.spec(image), task.upstream_model)
     now = ctx.clock()
     async with ctx.db.write() as conn:
         moved = await task_db.apply_transition(
@@ -88,6 +207,7 @@ async def _submit(ctx: StepContext, task: Task) -> None:
             attempts=0,
             next_attempt_at=now + timing.first_poll_delay(task.expected_render_seconds),
         )
+        await health.succeeded(conn, upstream.channel, now)
     if moved is None:
         log.warning(
             "task %s: changed during submit (cancelled, or lease lost); operation %s orphaned",
@@ -98,20 +218,18 @@ async def _submit(ctx: StepContext, task: Task) -> None:
         log.info("task %s: submitted as %s", task.id, ref.name)
 
 
-async def _poll(ctx: StepContext, task: Task) -> None:
+async def _poll(ctx: StepContext, task: Task, client: UpstreamClient) -> None:
     assert task.operation_name
-    assert task.key_id
-    state = await ctx.upstream.poll(OperationRef(task.operation_name, task.key_id))
+    assert task.key_id is not None
+    state = await client.poll(OperationRef(task.operation_name, task.key_id))
     now = ctx.clock()
     if not state.done:
+        # Jittered, so tasks submitted together do not poll their channel in bursts.
+        interval = timing.jittered(
+            timing.poll_interval(task.expected_render_seconds, ctx.time_scale)
+        )
         async with ctx.db.write() as conn:
-            await task_db.reschedule(
-                conn,
-                task,
-                now,
-                now + timing.poll_interval(task.expected_render_seconds, ctx.time_scale),
-                attempts=0,
-            )
+            await task_db.reschedule(conn, task, now, now + interval, attempts=0)
     elif state.video_uri is not None:
         # The download is the next step (due now), under a fresh lease of its own.
         async with ctx.db.write() as conn:
@@ -135,14 +253,14 @@ async def _poll(ctx: StepContext, task: Task) -> None:
         )
 
 
-async def _download(ctx: StepContext, task: Task) -> None:
+async def _download(ctx: StepContext, task: Task, upstream: Upstream) -> None:
     assert task.operation_name
-    assert task.key_id
+    assert task.key_id is not None
     assert task.video_uri
     spool = ctx.storage.spool_dir() / f"{task.id}.{uuid.uuid4().hex}.part"
     try:
         async with (
-            ctx.upstream.download(
+            upstream.client.download(
                 OperationRef(task.operation_name, task.key_id), task.video_uri
             ) as chunks,
             await anyio.open_file(spool, "wb") as handle,
@@ -166,9 +284,22 @@ async def _download(ctx: StepContext, task: Task) -> None:
         if spool.exists():
             os.unlink(spool)
     now = ctx.clock()
+    model = upstream.channel.models.get(task.model)
+    cost = (
+        upstream_cost(model.cost_per_second, Resolution(task.resolution), task.seconds)
+        if model is not None
+        else None
+    )
     async with ctx.db.write() as conn:
         done = await task_db.apply_transition(
-            conn, task, Event.STORED, now, storage_key=key, file_bytes=size, completed_at=now
+            conn,
+            task,
+            Event.STORED,
+            now,
+            storage_key=key,
+            file_bytes=size,
+            completed_at=now,
+            upstream_cost_micros=cost,
         )
     if done is None:  # cancelled, or another worker finished it first
         await ctx.storage.delete(key)

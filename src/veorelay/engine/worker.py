@@ -13,12 +13,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from veorelay.channels.clients import ChannelClients
+from veorelay.core.lifecycle import TaskState
 from veorelay.db import tasks as task_db
 from veorelay.db.database import Database
 from veorelay.db.tasks import Task
+from veorelay.engine import maintenance
+from veorelay.engine.dispatch import dispatch
 from veorelay.engine.steps import StepContext, run_step
 from veorelay.storage.base import VideoStorage
-from veorelay.upstream.base import UpstreamClient
 
 log = logging.getLogger("veorelay.engine")
 # Due work that could not be leased (another worker holds it) is looked at again this soon.
@@ -46,19 +49,27 @@ class Engine:
         self,
         db: Database,
         storage: VideoStorage,
-        upstream: UpstreamClient,
+        channels: ChannelClients,
         *,
         time_scale: float = 1.0,
         concurrency: int = 16,
+        submit_concurrency: int = 4,
+        maintenance_seconds: float = 60.0,
         tick_seconds: float = 1.0,
         lease_seconds: float = 30.0,
         drain_seconds: float = 10.0,
         clock: Callable[[], float] = time.time,
     ):
         self.ctx = StepContext(
-            db=db, storage=storage, upstream=upstream, clock=clock, time_scale=time_scale
+            db=db, storage=storage, channels=channels, clock=clock, time_scale=time_scale
         )
         self.concurrency = concurrency
+        # Submits in flight at once: a crash can leave at most this many requests that Google
+        # accepted but we did not record (they are submitted again, and rendered twice).
+        self.submit_concurrency = submit_concurrency
+        self.maintenance_seconds = maintenance_seconds
+        self._submitting: set[asyncio.Task[None]] = set()
+        self._maintained_at = 0.0
         self.tick_seconds = tick_seconds
         self.lease_seconds = lease_seconds
         self.drain_seconds = drain_seconds
@@ -77,6 +88,7 @@ class Engine:
         try:
             while True:
                 try:
+                    await self._maintain()
                     await self._lease_and_start()
                     await self._sleep_until_due()
                 except asyncio.CancelledError:
@@ -115,19 +127,33 @@ class Engine:
             await asyncio.sleep(min(max(due - self.ctx.clock(), 0.005), 0.5))
         raise TimeoutError("engine still had active tasks when the burst timed out")
 
+    async def _maintain(self) -> None:
+        now = self.ctx.clock()
+        if now - self._maintained_at < self.maintenance_seconds:
+            return
+        self._maintained_at = now
+        await maintenance.probe_unreachable(self.ctx.db, self.ctx.channels, now)
+        await maintenance.prune(self.ctx.db, now)
+
     async def _lease_and_start(self) -> None:
         free = self.concurrency - len(self._running)
         if free <= 0:
             return
+        submit_room = self.submit_concurrency - len(self._submitting)
+        if submit_room > 0:
+            await dispatch(self.ctx.db, self.ctx.clock(), submit_room, self.tick_seconds)
         async with self.ctx.db.write() as conn:
             leased = await task_db.lease_due(conn, self.ctx.clock(), self.lease_seconds, free)
         for task in leased:
             step = asyncio.create_task(self._run_leased(task))
             self._running.add(step)
+            if task.state is TaskState.SUBMITTING:
+                self._submitting.add(step)
             step.add_done_callback(self._step_done)
 
     def _step_done(self, step: asyncio.Task[None]) -> None:
         self._running.discard(step)
+        self._submitting.discard(step)
         self._wakeup.set()  # a slot is free, and the step may have made more work due
 
     async def _run_leased(self, task: Task) -> None:

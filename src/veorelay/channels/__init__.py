@@ -1,0 +1,1 @@
+"""The upstream pool: channel clients, health, validation and seeding (docs/channels.md)."""
