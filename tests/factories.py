@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
+from veorelay.channels.seed import key_fingerprints, new_channel_id
+from veorelay.core.channels import ChannelKind, default_cost
 from veorelay.core.models import AspectRatio, ImageInput, Resolution, VideoSpec
 from veorelay.db import accounts
+from veorelay.db import channels as channel_db
 from veorelay.db import tasks as task_db
+from veorelay.db.channels import Channel, ChannelModel
 from veorelay.db.database import Database
 from veorelay.db.tasks import NewTask, Task
+from veorelay.secretbox import SecretBox
 
 FAST = "veo-3.1-fast-generate-preview"
 
@@ -55,3 +61,48 @@ async def make_task(
 async def balance(db: Database, account_id: str) -> int:
     async with db.read() as conn:
         return await accounts.balance(conn, account_id)
+
+
+async def make_channel(
+    db: Database,
+    box: SecretBox,
+    name: str,
+    base_url: str,
+    keys: list[str],
+    *,
+    models: dict[str, str] | None = None,
+    **fields: Any,
+) -> Channel:
+    """A Gemini-kind channel serving `models` (public -> upstream; default: the fast model)."""
+    now = time.time()
+    values = {
+        "id": new_channel_id(),
+        "name": name,
+        "kind": ChannelKind.GEMINI.value,
+        "secret": box.seal({"api_keys": keys}),
+        "fingerprint": key_fingerprints(keys),
+        "base_url": base_url,
+        "created_at": now,
+        "updated_at": now,
+        **fields,
+    }
+    served = [
+        ChannelModel(public, upstream, default_cost(upstream))
+        for public, upstream in (models or {FAST: FAST}).items()
+    ]
+    async with db.write() as conn:
+        await channel_db.insert_channel(conn, values, served)
+        found = await channel_db.get_channel(conn, str(values["id"]))
+    assert found is not None
+    return found
+
+
+async def make_submitting(
+    db: Database, token: accounts.CreatedToken, video: VideoSpec | None = None, **options: Any
+) -> Task:
+    """A task the dispatcher has given a channel: the engine's next step is its submit."""
+    task = await make_task(db, token, video, **options)
+    async with db.write() as conn:
+        assert await task_db.assign(conn, task.id, "ch_test", FAST, task.created_at)
+        (found,) = await task_db.get_tasks(conn, [task.id])
+    return found

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from tests.factories import balance, make_account, make_task
+from tests.factories import balance, make_account, make_submitting, make_task
 from veorelay import billing
 from veorelay.core.lifecycle import Event, Settlement, TaskState
 from veorelay.db import tasks as task_db
@@ -62,7 +62,7 @@ async def test_concurrent_creates_never_overdraw(database: Database) -> None:
 
 async def test_completion_captures_and_failure_releases(database: Database) -> None:
     token = await make_account(database, balance=1_000_000)
-    done = await make_task(database, token)
+    done = await make_submitting(database, token)
     lost = await make_task(database, token)
     now = time.time()
     async with database.write() as conn:
@@ -114,23 +114,27 @@ async def test_a_second_settlement_is_refused_by_the_database(database: Database
 async def test_lease_takes_due_tasks_once(database: Database) -> None:
     token = await make_account(database)
     now = time.time()
-    due = await make_task(database, token, now=now - 1)
-    await make_task(database, token, now=now + 100)  # not due yet
+    due = await make_submitting(database, token, now=now - 1)
+    await make_submitting(database, token, now=now + 100)  # not due yet
+    await make_task(database, token, now=now - 1)  # queued: the dispatcher's, not leased
     async with database.write() as conn:
         first = await task_db.lease_due(conn, now, lease_seconds=30, limit=10)
     async with database.write() as conn:
         second = await task_db.lease_due(conn, now, lease_seconds=30, limit=10)
     assert [t.id for t in first] == [due.id]
+    assert (first[0].submits, first[0].resubmits) == (1, 0)
     assert second == []
     async with database.write() as conn:  # the lease expired: someone else may take it
         third = await task_db.lease_due(conn, now + 31, lease_seconds=30, limit=10)
     assert [t.id for t in third] == [due.id]
+    # Its first holder may have died mid-submit: counted, so a double render is visible.
+    assert (third[0].submits, third[0].resubmits) == (2, 1)
 
 
 async def test_a_worker_whose_lease_expired_cannot_write(database: Database) -> None:
     token = await make_account(database)
     now = time.time()
-    await make_task(database, token, now=now - 1)
+    await make_submitting(database, token, now=now - 1)
     async with database.write() as conn:
         (stale,) = await task_db.lease_due(conn, now, lease_seconds=1, limit=1)
     async with database.write() as conn:
@@ -147,7 +151,7 @@ async def test_image_input_is_kept_apart_and_dropped_after_submit(database: Data
     from veorelay.core.images import image_from_bytes
 
     token = await make_account(database)
-    task = await make_task(database, token, spec(image=image_from_bytes(png_bytes())))
+    task = await make_submitting(database, token, spec(image=image_from_bytes(png_bytes())))
     async with database.read() as conn:
         stored = await task_db.load_input(conn, task.id)
     assert stored is not None
@@ -172,7 +176,7 @@ async def test_a_client_cancel_wins_over_lease_bumps_and_the_engine_then_loses(
 ) -> None:
     token = await make_account(database, balance=1_000_000)
     now = time.time()
-    task = await make_task(database, token, now=now - 1)  # the client read this version
+    task = await make_submitting(database, token, now=now - 1)  # the client read this version
     async with database.write() as conn:  # meanwhile the engine leases it (version bump)
         (leased,) = await task_db.lease_due(conn, now, lease_seconds=30, limit=1)
     async with database.write() as conn:
@@ -189,7 +193,7 @@ async def test_cancel_completion_and_deadline_race_to_one_settlement(database: D
     token = await make_account(database, balance=10_000_000)
     now = time.time()
     for _ in range(5):
-        task = await make_task(database, token, now=now - 1)
+        task = await make_submitting(database, token, now=now - 1)
         async with database.write() as conn:  # submitted, rendered, being downloaded
             running = await task_db.apply_transition(conn, task, Event.SUBMITTED, now)
             assert running is not None

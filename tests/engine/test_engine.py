@@ -11,19 +11,24 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 
-from tests.factories import balance, make_account, make_task, spec
+from tests.factories import balance, make_account, make_channel, make_task, spec
 from tests.helpers import png_bytes, server_thread
+from veorelay.channels.clients import ChannelClients
 from veorelay.core.images import image_from_bytes
 from veorelay.core.lifecycle import TaskState
 from veorelay.core.models import AspectRatio, Resolution
 from veorelay.db import tasks as task_db
 from veorelay.db.database import Database
 from veorelay.db.tasks import Task
+from veorelay.engine.dispatch import dispatch
 from veorelay.engine.worker import Engine
 from veorelay.media.probe import probe
+from veorelay.secretbox import SecretBox
 from veorelay.simulator.app import SimulatorConfig, create_simulator_app
 from veorelay.storage.filesystem import FilesystemStorage
+from veorelay.upstream.base import UpstreamClient
 from veorelay.upstream.gemini import GeminiClient
 
 UPSTREAM_KEY = "AIzaSy-test-upstream-key-never-shown"
@@ -37,18 +42,31 @@ class Rig:
     sim_dir: Path
     http: httpx.AsyncClient
     base_url: str
+    box: SecretBox
 
-    def engine(self, key: str = UPSTREAM_KEY, **options: float) -> Engine:
-        upstream = GeminiClient(self.http, self.base_url, [key])
-        return Engine(
-            self.db,
-            self.storage,
-            upstream,
-            time_scale=SCALE,
-            lease_seconds=5.0,
-            tick_seconds=0.05,
+    def clients(self) -> ChannelClients:
+        return ChannelClients(self.db, self.box, self.http)
+
+    async def channel(self, *keys: str, name: str = "sim", **fields: Any) -> None:
+        await make_channel(self.db, self.box, name, self.base_url, list(keys), **fields)
+
+    async def engine(
+        self, *keys: str, clients: ChannelClients | None = None, **options: Any
+    ) -> Engine:
+        """An engine; with `keys`, first a channel of them (else the channels already made)."""
+        async with self.db.read() as conn:
+            from veorelay.db import channels as channel_db
+
+            have = await channel_db.list_channels(conn)
+        if keys or not have:
+            await self.channel(*(keys or (UPSTREAM_KEY,)), name=f"sim-{len(have)}")
+        settings: dict[str, Any] = {
+            "time_scale": SCALE,
+            "lease_seconds": 5.0,
+            "tick_seconds": 0.05,
             **options,
-        )  # type: ignore[arg-type]
+        }
+        return Engine(self.db, self.storage, clients or self.clients(), **settings)
 
     async def task(self, task_id: str) -> Task:
         async with self.db.read() as conn:
@@ -79,13 +97,20 @@ async def rig(
 ) -> AsyncIterator[Rig]:
     url, sim_dir = simulator
     async with httpx.AsyncClient(timeout=30) as http:
-        yield Rig(database, FilesystemStorage(tmp_path / "videos"), sim_dir, http, url)
+        yield Rig(
+            database,
+            FilesystemStorage(tmp_path / "videos"),
+            sim_dir,
+            http,
+            url,
+            SecretBox(Fernet.generate_key()),
+        )
 
 
 async def test_a_task_completes_with_a_verified_file_and_is_charged(rig: Rig) -> None:
     token = await make_account(rig.db, balance=1_000_000)
     created = await make_task(rig.db, token, spec(seconds=6, aspect=AspectRatio.PORTRAIT))
-    await rig.engine().run_until_idle(max_seconds=60)
+    await (await rig.engine()).run_until_idle(max_seconds=60)
     task = await rig.task(created.id)
     assert task.state is TaskState.COMPLETED
     assert task.storage_key is not None
@@ -102,7 +127,7 @@ async def test_a_task_completes_with_a_verified_file_and_is_charged(rig: Rig) ->
 async def test_image_to_video_sends_the_image(rig: Rig) -> None:
     token = await make_account(rig.db)
     created = await make_task(rig.db, token, spec(image=image_from_bytes(png_bytes())))
-    await rig.engine().run_until_idle(max_seconds=60)
+    await (await rig.engine()).run_until_idle(max_seconds=60)
     assert (await rig.task(created.id)).state is TaskState.COMPLETED
 
 
@@ -113,7 +138,7 @@ async def test_image_to_video_sends_the_image(rig: Rig) -> None:
 async def test_failed_and_filtered_tasks_are_not_billed(rig: Rig, marker: str, code: str) -> None:
     token = await make_account(rig.db, balance=1_000_000)
     created = await make_task(rig.db, token, spec(prompt=f"a storm {marker}"))
-    await rig.engine().run_until_idle(max_seconds=60)
+    await (await rig.engine()).run_until_idle(max_seconds=60)
     task = await rig.task(created.id)
     assert task.state is TaskState.FAILED
     assert task.error_code == code
@@ -124,18 +149,21 @@ async def test_failed_and_filtered_tasks_are_not_billed(rig: Rig, marker: str, c
 async def test_rate_limited_submit_is_retried(rig: Rig) -> None:
     token = await make_account(rig.db)
     created = await make_task(rig.db, token, spec(prompt="busy [sim:429once]"))
-    engine = rig.engine()
+    engine = await rig.engine()
     await engine.run_until_idle(max_seconds=60)
-    assert (await rig.task(created.id)).state is TaskState.COMPLETED
+    task = await rig.task(created.id)
+    assert task.state is TaskState.COMPLETED
+    assert task.submits == 2  # the 429, then the retry
 
 
 async def test_a_task_past_its_deadline_fails_unbilled(rig: Rig) -> None:
     token = await make_account(rig.db, balance=1_000_000)
     created = await make_task(rig.db, token, spec(prompt="never [sim:429]"), deadline_in=0.5)
-    await rig.engine().run_until_idle(max_seconds=60)
+    await (await rig.engine()).run_until_idle(max_seconds=60)
     task = await rig.task(created.id)
     assert task.state is TaskState.FAILED
-    assert task.error_code == "timeout"
+    assert task.error_code == "upstream_capacity"  # the cause, not a bare timeout
+    assert "429" in (task.error_message or "")
     assert await balance(rig.db, token.account_id) == 1_000_000
 
 
@@ -146,7 +174,7 @@ async def test_unknown_upstream_key_fails_the_task_without_showing_it(
     created = await make_task(rig.db, token)
     wrong_key = "AIzaSy-wrong-key-must-not-leak"
     with caplog.at_level(logging.DEBUG):
-        await rig.engine(key=wrong_key).run_until_idle(max_seconds=60)
+        await (await rig.engine(wrong_key)).run_until_idle(max_seconds=60)
     task = await rig.task(created.id)
     assert task.state is TaskState.FAILED
     assert task.error_code == "upstream_credentials"
@@ -160,7 +188,7 @@ async def test_keys_never_reach_the_log(rig: Rig, caplog: pytest.LogCaptureFixtu
     token = await make_account(rig.db)
     await make_task(rig.db, token)
     with caplog.at_level(logging.DEBUG):
-        await rig.engine().run_until_idle(max_seconds=60)
+        await (await rig.engine()).run_until_idle(max_seconds=60)
     assert caplog.records  # the engine did log
     assert UPSTREAM_KEY not in caplog.text
 
@@ -169,9 +197,11 @@ async def test_a_crashed_workers_task_is_picked_up(rig: Rig) -> None:
     token = await make_account(rig.db)
     created = await make_task(rig.db, token, spec(resolution=Resolution.P1080, seconds=8))
     # (1080p: the slowest common render, so the dead worker's lease matters)
+    engine = await rig.engine()
+    await dispatch(rig.db, time.time(), 1, 0.05)
     async with rig.db.write() as conn:  # a worker leases it, then dies without a word
-        await task_db.lease_due(conn, time.time(), lease_seconds=0.3, limit=1)
-    await rig.engine().run_until_idle(max_seconds=60)
+        assert await task_db.lease_due(conn, time.time(), lease_seconds=0.3, limit=1)
+    await engine.run_until_idle(max_seconds=60)
     assert (await rig.task(created.id)).state is TaskState.COMPLETED
     assert rig.submissions() == 1
 
@@ -181,7 +211,8 @@ async def test_two_engines_share_work_without_double_submits(rig: Rig) -> None:
 
     token = await make_account(rig.db)
     created = [await make_task(rig.db, token, spec(prompt="one scene")) for _ in range(6)]
-    await asyncio.gather(rig.engine().run_until_idle(60), rig.engine().run_until_idle(60))
+    one, two = await rig.engine(), await rig.engine()
+    await asyncio.gather(one.run_until_idle(60), two.run_until_idle(60))
     for task in created:
         assert (await rig.task(task.id)).state is TaskState.COMPLETED
     assert rig.submissions() == 6
@@ -193,7 +224,7 @@ async def test_a_busy_engine_never_starves_the_event_loop(rig: Rig) -> None:
 
     token = await make_account(rig.db)
     created = [await make_task(rig.db, token, spec(prompt="queue up")) for _ in range(6)]
-    engine = rig.engine(concurrency=1)
+    engine = await rig.engine(concurrency=1)
     runner = asyncio.create_task(engine.run_forever())
     try:
         lags = []
@@ -215,8 +246,7 @@ async def test_a_busy_engine_never_starves_the_event_loop(rig: Rig) -> None:
 async def test_a_rejected_key_is_benched_and_the_next_one_used(rig: Rig) -> None:
     token = await make_account(rig.db, balance=10_000_000)
     created = [await make_task(rig.db, token, spec(prompt=f"pool {i}")) for i in range(4)]
-    upstream = GeminiClient(rig.http, rig.base_url, ["AIzaSy-revoked-key", UPSTREAM_KEY])
-    engine = Engine(rig.db, rig.storage, upstream, time_scale=SCALE, tick_seconds=0.05)
+    engine = await rig.engine("AIzaSy-revoked-key", UPSTREAM_KEY)  # one project, two keys
     await engine.run_until_idle(max_seconds=60)
     for task in created:
         assert (await rig.task(task.id)).state is TaskState.COMPLETED
@@ -236,8 +266,11 @@ async def test_shutdown_lets_a_submit_in_flight_finish(rig: Rig) -> None:
             await release.wait()  # Google is slow to answer while we shut down
             return await super().submit(*args, **kwargs)
 
-    upstream = SlowSubmit(rig.http, rig.base_url, [UPSTREAM_KEY])
-    engine = Engine(rig.db, rig.storage, upstream, time_scale=SCALE, tick_seconds=0.05)
+    class SlowClients(ChannelClients):
+        def client(self, channel: Any) -> UpstreamClient:
+            return SlowSubmit(rig.http, rig.base_url, [UPSTREAM_KEY])
+
+    engine = await rig.engine(clients=SlowClients(rig.db, rig.box, rig.http))
     runner = asyncio.create_task(engine.run_forever())
     await started.wait()
     runner.cancel()
@@ -268,8 +301,7 @@ def test_stale_partial_downloads_are_swept(tmp_path: Path) -> None:
 async def test_the_engine_stops_when_cancelled_as_it_is_woken(rig: Rig) -> None:
     import asyncio
 
-    upstream = GeminiClient(rig.http, rig.base_url, [UPSTREAM_KEY])
-    engine = Engine(rig.db, rig.storage, upstream, time_scale=SCALE, tick_seconds=5.0)
+    engine = await rig.engine(tick_seconds=5.0)
     runner = asyncio.create_task(engine.run_forever())
     await asyncio.sleep(0.3)  # idle: nothing due, waiting for a wake-up or the next tick
     engine.wake()  # e.g. a task created in this process, just as the server shuts down

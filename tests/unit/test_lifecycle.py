@@ -16,7 +16,10 @@ from veorelay.core.lifecycle import (
 @pytest.mark.parametrize(
     ("state", "event", "target", "settlement"),
     [
-        (TaskState.QUEUED, Event.SUBMITTED, TaskState.RUNNING, None),
+        (TaskState.QUEUED, Event.DISPATCHED, TaskState.SUBMITTING, None),
+        (TaskState.SUBMITTING, Event.SUBMITTED, TaskState.RUNNING, None),
+        (TaskState.SUBMITTING, Event.REQUEUED, TaskState.QUEUED, None),
+        (TaskState.SUBMITTING, Event.FAILED, TaskState.FAILED, Settlement.RELEASE),
         (TaskState.RUNNING, Event.FINISHED, TaskState.DOWNLOADING, None),
         (TaskState.DOWNLOADING, Event.STORED, TaskState.COMPLETED, Settlement.CAPTURE),
         (TaskState.QUEUED, Event.FAILED, TaskState.FAILED, Settlement.RELEASE),
@@ -43,7 +46,9 @@ def test_terminal_states_never_move(state: TaskState, event: Event) -> None:
 @pytest.mark.parametrize(
     ("state", "event"),
     [
+        (TaskState.QUEUED, Event.SUBMITTED),  # a channel first: dispatched
         (TaskState.QUEUED, Event.FINISHED),
+        (TaskState.RUNNING, Event.REQUEUED),  # Google has it: it can no longer move
         (TaskState.QUEUED, Event.STORED),
         (TaskState.RUNNING, Event.SUBMITTED),
         (TaskState.RUNNING, Event.STORED),

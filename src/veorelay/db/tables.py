@@ -166,6 +166,7 @@ tasks = Table(
     Column("upstream_cost_micros", BigInteger, nullable=True),
     Column("wait_reason", String(40), nullable=True),  # queued: why no channel took it yet
     Column("submits", Integer, nullable=False, server_default="0"),  # submit calls made
+    Column("resubmits", Integer, nullable=False, server_default="0"),  # after a crash mid-submit
     Index("ix_tasks_due", "state", "next_attempt_at"),
     Index("ix_tasks_channel_state", "channel_id", "state"),
     Index("ix_tasks_account_created", "account_id", "created_at"),

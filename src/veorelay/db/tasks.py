@@ -91,6 +91,7 @@ class Task:
     upstream_cost_micros: int | None = None
     wait_reason: str | None = None
     submits: int = 0
+    resubmits: int = 0
 
     @classmethod
     def from_row(cls, row: Any) -> Task:
@@ -342,6 +343,16 @@ async def lease_due(
                 (tasks.c.state == TaskState.SUBMITTING.value, tasks.c.submits + 1),
                 else_=tasks.c.submits,
             ),
+            # A submitting task whose lease ran out: its worker died (or stalled) mid-submit,
+            # so Google may have accepted a request we never recorded.
+            resubmits=case(
+                (
+                    (tasks.c.state == TaskState.SUBMITTING.value)
+                    & tasks.c.lease_until.is_not(None),
+                    tasks.c.resubmits + 1,
+                ),
+                else_=tasks.c.resubmits,
+            ),
         )
         .returning(*_COLUMNS)
     )
@@ -405,7 +416,6 @@ async def assign(
             state=TaskState.SUBMITTING.value,
             channel_id=channel_id,
             upstream_model=upstream_model,
-            wait_reason=None,
             next_attempt_at=now,
             lease_until=None,
             version=tasks.c.version + 1,

@@ -95,13 +95,14 @@ def unservable(channels: list[Channel], model: str, group: str) -> Failure | Non
 
 
 def deadline_failure(task: Task) -> Failure:
-    if task.wait_reason == WAITING_FOR_CAPACITY:
+    """Why a task failed at its deadline: the cause it last waited for, if it never started."""
+    if task.submitted_at is None and task.wait_reason == WAITING_FOR_CAPACITY:
         return Failure(
             "upstream_capacity",
             "Google had no capacity for this model before the task's deadline (every channel "
             "was busy or answered 429 RESOURCE_EXHAUSTED); you have not been charged.",
         )
-    if task.wait_reason == NO_CHANNEL:
+    if task.submitted_at is None and task.wait_reason == NO_CHANNEL:
         return Failure(
             "upstream_unavailable",
             "No upstream channel could serve this model before the task's deadline; "

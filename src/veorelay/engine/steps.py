@@ -132,14 +132,6 @@ async def _submit_step(ctx: StepContext, task: Task, upstream: Upstream) -> None
         failure = deadline_failure(task)
         await _fail(ctx, task, failure.code, failure.message)
         return
-    if task.submits > 1:
-        log.warning(
-            "task %s: submit attempt %d on channel %s (an earlier one may have reached "
-            "Google before a crash or a lost lease)",
-            task.id,
-            task.submits,
-            channel.name,
-        )
     try:
         await _submit(ctx, task, upstream)
     except RetryableUpstreamError as exc:
@@ -205,6 +197,7 @@ async def _submit(ctx: StepContext, task: Task, upstream: Upstream) -> None:
             key_id=ref.key_id,
             submitted_at=now,
             attempts=0,
+            wait_reason=None,
             next_attempt_at=now + timing.first_poll_delay(task.expected_render_seconds),
         )
         await health.succeeded(conn, upstream.channel, now)

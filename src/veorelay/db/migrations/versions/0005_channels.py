@@ -79,6 +79,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("upstream_cost_micros", sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column("wait_reason", sa.String(40), nullable=True))
         batch_op.add_column(sa.Column("submits", sa.Integer(), nullable=False, server_default="0"))
+        batch_op.add_column(
+            sa.Column("resubmits", sa.Integer(), nullable=False, server_default="0")
+        )
         batch_op.create_index("ix_tasks_channel_state", ["channel_id", "state"])
     # Tasks created before channels remember their token's group.
     op.execute(
