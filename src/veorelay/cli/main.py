@@ -14,6 +14,7 @@ import uvicorn
 from rich.console import Console
 
 from veorelay.cli import operator
+from veorelay.cli.channels import channel_app
 from veorelay.cli.generate import generate
 from veorelay.settings import Settings
 
@@ -28,6 +29,7 @@ app.add_typer(operator.price_app, name="price")
 app.add_typer(operator.group_app, name="group")
 app.add_typer(operator.codes_app, name="redeem-codes")
 app.add_typer(operator.usage_app, name="usage")
+app.add_typer(channel_app, name="channel")
 app.command(help="Generate a video through a running gateway and save the MP4.")(generate)
 console = Console(stderr=True)
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from veorelay.api.admin import schemas
 from veorelay.api.admin.common import Usd, admin_router, micros, usd
 from veorelay.api.deps import ServicesDep
+from veorelay.channels.fields import offer_on_settings_channels
 from veorelay.core.models import Resolution
 from veorelay.core.pricing import ModelPrice, multiplier_to_ppm
 from veorelay.db import catalog
@@ -163,6 +164,7 @@ async def _store(conn: AsyncConnection, price: ModelPrice, description: str | No
     if price.per_call_micros is None and not price.per_second_micros:
         raise InvalidRequest("Give a per_call_usd or per_second_usd price.", param="per_call_usd")
     await catalog.set_model_price(conn, price, time.time(), description)
+    await offer_on_settings_channels(conn, price.model, time.time())
 
 
 @router.delete("/models/{model}", response_model=schemas.Deleted)
