@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import httpx
 
@@ -25,7 +25,7 @@ async def send(http: httpx.AsyncClient, request: httpx.Request, *, stream: bool)
         raise transport_error(exc) from None
 
 
-async def stream_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+async def stream_chunks(response: httpx.Response) -> AsyncGenerator[bytes, None]:
     """A streamed response's body; a connection lost half-way is a retryable failure."""
     try:
         async for chunk in response.aiter_bytes():
