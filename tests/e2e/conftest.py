@@ -64,8 +64,12 @@ async def _postgres_query(url: str, sql: str, args: tuple[object, ...]) -> list[
         await conn.close()
 
 
-def start_simulator(directory: Path, time_scale: str = SCALE) -> tuple[Process, str]:
-    port = free_port()
+def start_simulator(
+    directory: Path, time_scale: str = SCALE, *extra_args: str, port: int | None = None
+) -> tuple[Process, str]:
+    """`extra_args` go to `veorelay simulator` as they are (e.g. "--vertex-service-account", f);
+    pass `port` when a file written beforehand (a service account's token_uri) must name it."""
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     process = Process(
         [
@@ -78,6 +82,7 @@ def start_simulator(directory: Path, time_scale: str = SCALE) -> tuple[Process, 
             UPSTREAM_KEY,
             "--data-dir",
             str(directory / "sim"),
+            *extra_args,
         ],
         env={},
         log_path=directory / "simulator.log",

@@ -171,3 +171,18 @@ def test_operations_survive_a_restart(tmp_path: Path) -> None:
         name = submit(client).json()["name"]
     with server_thread(create_simulator_app(config)) as url, httpx.Client(base_url=url) as client:
         assert wait_done(client, name)["done"] is True
+
+
+def test_model_probe(sim: httpx.Client) -> None:
+    ok = sim.get(f"/v1beta/models/{MODEL}", headers=KEY)
+    assert ok.status_code == 200
+    assert ok.json()["name"] == f"models/{MODEL}"
+    assert ok.json()["supportedGenerationMethods"] == ["predictLongRunning"]
+    assert ok.json()["displayName"] == "Veo 3.1 Fast Preview"
+    retired = sim.get("/v1beta/models/veo-3.0-generate-preview", headers=KEY)
+    assert retired.status_code == 404
+    assert retired.json()["error"]["status"] == "NOT_FOUND"
+    assert sim.get("/v1beta/models/veo-0-nothing", headers=KEY).status_code == 404
+    refused = sim.get(f"/v1beta/models/{MODEL}", headers={"x-goog-api-key": "nope"})
+    assert refused.status_code == 400
+    assert refused.json()["error"]["details"][0]["reason"] == "API_KEY_INVALID"

@@ -96,16 +96,42 @@ def simulator(
     api_key: Annotated[
         list[str] | None, typer.Option(help="Accept only these keys (repeatable); default any key.")
     ] = None,
+    retired_model: Annotated[
+        list[str] | None,
+        typer.Option(help="Answer 404 for this model on both surfaces (repeatable)."),
+    ] = None,
+    vertex_service_account: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Vertex mode: a service-account JSON whose key may get tokens at POST /token "
+            "(repeatable)."
+        ),
+    ] = None,
+    vertex_projects: Annotated[
+        str | None,
+        typer.Option(
+            help="Vertex projects the service accounts may use, comma-separated "
+            "[default: each account's own project_id]."
+        ),
+    ] = None,
+    vertex_token_seconds: Annotated[
+        float, typer.Option(help="Lifetime of the access tokens POST /token issues.")
+    ] = 3600.0,
 ) -> None:
-    """Run the Gemini-API simulator alone (Veo wire protocol, real MP4 renders)."""
+    """Run the Google simulator alone: Gemini API and Vertex AI Veo protocols, real MP4s."""
     from veorelay.simulator.app import SimulatorConfig, create_simulator_app
 
     settings = Settings()
     _setup_logging(settings.log_level)
+    projects = {p.strip() for p in (vertex_projects or "").split(",") if p.strip()}
     config = SimulatorConfig(
         data_dir=data_dir or settings.data_dir / "simulator",
         time_scale=time_scale if time_scale is not None else settings.simulator_time_scale,
         api_keys=frozenset(api_key or ()),
+        retired_models=frozenset(retired_model or ()),
+        vertex_service_accounts=tuple(vertex_service_account or ()),
+        vertex_projects=frozenset(projects),
+        vertex_token_seconds=vertex_token_seconds,
     )
     uvicorn.run(create_simulator_app(config), host=host, port=port, log_level=settings.log_level)
 

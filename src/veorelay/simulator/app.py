@@ -1,8 +1,12 @@
-"""An ASGI app that speaks the Gemini API's Veo protocol and renders real MP4s.
+"""An ASGI app that speaks Google's Veo protocols (Gemini API and Vertex AI), rendering real MP4s.
 
+Gemini API:
+    GET  /v1beta/models/{model}                        -> the model, or 404 if retired/unknown
     POST /v1beta/models/{model}:predictLongRunning     -> {"name": "models/{m}/operations/{id}"}
     GET  /v1beta/models/{model}/operations/{id}        -> {"name"} while running; done + response
     GET  /v1beta/files/{id}:download?alt=media         -> 302 to the bytes (video/mp4, Range)
+Vertex AI (see vertex.py): POST /token, :predictLongRunning, :fetchPredictOperation, Cloud
+Storage downloads, the publisher-model probe.
 
 Prompt markers (see docs/simulator.md) trigger failures: `[sim:rai]` a safety-filtered result,
 `[sim:fail]` an operation error, `[sim:429]` a 429 on every submit, `[sim:429once]` and
@@ -27,9 +31,16 @@ from starlette.routing import Route
 
 from veorelay.core.models import Resolution
 from veorelay.core.timing import RENDER_SECONDS
+from veorelay.simulator import vertex
+from veorelay.simulator.oauth import OAuthError, ServiceAccount, TokenAuthority
 from veorelay.simulator.render import render_cached
 from veorelay.simulator.store import Operation, OperationStore, new_id
-from veorelay.simulator.validation import SimulatorError, validate_predict
+from veorelay.simulator.validation import (
+    KNOWN_MODELS,
+    RenderRequest,
+    SimulatorError,
+    validate_predict,
+)
 
 log = logging.getLogger("veorelay.simulator")
 
@@ -51,6 +62,10 @@ class SimulatorConfig:
     file_ttl_seconds: float = 2 * 24 * 3600.0
     render_dir: Path | None = None  # default data_dir/renders; tests share one across servers
     clock: Callable[[], float] = field(default=time.time)
+    # Vertex mode: service-account JSON files whose keys may ask for tokens at POST /token
+    vertex_service_accounts: tuple[Path, ...] = ()
+    vertex_projects: frozenset[str] = frozenset()  # empty: each account its own project_id
+    vertex_token_seconds: float = 3600.0
 
 
 class Simulator:
@@ -58,9 +73,86 @@ class Simulator:
         self.config = config
         self.store = OperationStore(config.data_dir / "operations")
         self.render_dir = config.render_dir or config.data_dir / "renders"
+        self.tokens = TokenAuthority(
+            tuple(ServiceAccount.from_file(path) for path in config.vertex_service_accounts),
+            config.vertex_projects,
+            config.vertex_token_seconds,
+            config.data_dir / "oauth-secret",
+            config.clock,
+        )
         self._renders: dict[str, asyncio.Task[None]] = {}
         self._render_slots = asyncio.Semaphore(1)
         self._seen_once: set[str] = set()
+
+    def submit(
+        self, render: RenderRequest, model: str, operation_id: str, **vertex_fields: Any
+    ) -> Operation:
+        """Start an operation (markers may refuse it first), saved before it is answered."""
+        dialect = vertex_fields.get("dialect", "gemini")
+        self._inject_submit_faults(render.prompt, dialect)
+        now = self.config.clock()
+        resolution = _RESOLUTION_BY_HEIGHT[min(render.width, render.height)]
+        outcome = "video"
+        if "[sim:rai]" in render.prompt:
+            outcome = "filtered"
+        elif "[sim:fail]" in render.prompt:
+            outcome = "error"
+        operation = Operation(
+            id=operation_id,
+            model=model,
+            created_at=now,
+            ready_at=now + RENDER_SECONDS[resolution] * self.config.time_scale,
+            prompt=render.prompt,
+            seed=render.seed,
+            width=render.width,
+            height=render.height,
+            seconds=render.seconds,
+            outcome=outcome,
+            download_token=secrets.token_urlsafe(16),
+            sample_count=render.sample_count,
+            storage_uri=render.storage_uri,
+            **vertex_fields,
+        )
+        self.store.save(operation)
+        if outcome == "video":
+            self._start_render(operation)
+        return operation
+
+    def state(self, operation: Operation) -> str:
+        """ "running", "error", "filtered" or "video" (rendered and on disk)."""
+        if self.config.clock() < operation.ready_at:
+            return "running"
+        if operation.outcome != "video":
+            return operation.outcome
+        if _rendered(operation):
+            return "video"
+        self._start_render(operation)  # e.g. after a restart: still rendering
+        return "running"
+
+    def expired(self, operation: Operation) -> bool:
+        return self.config.clock() > operation.ready_at + self.config.file_ttl_seconds
+
+    async def token(self, request: Request) -> Response:
+        form = await request.form()
+        fields = {key: value for key, value in form.items() if isinstance(value, str)}
+        endpoint = str(request.url.replace(query=""))
+        try:
+            return JSONResponse(self.tokens.grant(fields, endpoint))
+        except OAuthError as exc:
+            return JSONResponse(exc.body(), status_code=400)
+
+    async def get_model(self, request: Request) -> Response:
+        self.check_key(request)
+        model = request.path_params["model"]
+        if model in self.config.retired_models or model not in KNOWN_MODELS:
+            raise SimulatorError(404, "NOT_FOUND", f"models/{model} is not found.")
+        return JSONResponse(
+            {
+                "name": f"models/{model}",
+                "displayName": _display_name(model),
+                "supportedGenerationMethods": ["predictLongRunning"],
+            }
+        )
 
     def check_key(self, request: Request) -> None:
         key = request.headers.get("x-goog-api-key") or request.query_params.get("key")
@@ -94,46 +186,26 @@ class Simulator:
         except ValueError:
             body = None
         render = validate_predict(model, body, self.config.retired_models)
-        self._inject_submit_faults(render.prompt)
-        now = self.config.clock()
-        resolution = _RESOLUTION_BY_HEIGHT[min(render.width, render.height)]
-        outcome = "video"
-        if "[sim:rai]" in render.prompt:
-            outcome = "filtered"
-        elif "[sim:fail]" in render.prompt:
-            outcome = "error"
-        operation = Operation(
-            id=new_id(),
-            model=model,
-            created_at=now,
-            ready_at=now + RENDER_SECONDS[resolution] * self.config.time_scale,
-            prompt=render.prompt,
-            seed=render.seed,
-            width=render.width,
-            height=render.height,
-            seconds=render.seconds,
-            outcome=outcome,
-            download_token=secrets.token_urlsafe(16),
-        )
-        self.store.save(operation)
-        if outcome == "video":
-            self._start_render(operation)
+        operation = self.submit(render, model, new_id())
         return JSONResponse({"name": operation.name})
 
     async def get_operation(self, request: Request) -> Response:
         self.check_key(request)
         operation = self.store.load(request.path_params["operation_id"])
-        if operation is None or operation.model != request.path_params["model"]:
+        if (
+            operation is None
+            or operation.dialect != "gemini"
+            or operation.model != request.path_params["model"]
+        ):
             raise SimulatorError(404, "NOT_FOUND", "Operation not found.")
         body: dict[str, Any] = {"name": operation.name}
-        if self.config.clock() < operation.ready_at:
-            return JSONResponse(body)
-        if operation.outcome == "error":
+        state = self.state(operation)
+        if state == "error":
             body.update(
                 done=True,
                 error={"code": 13, "message": "Video generation failed due to an internal error."},
             )
-        elif operation.outcome == "filtered":
+        elif state == "filtered":
             body.update(
                 done=True,
                 response={
@@ -144,7 +216,7 @@ class Simulator:
                     },
                 },
             )
-        elif _rendered(operation):
+        elif state == "video":
             uri = f"https://{request.url.netloc}/v1beta/files/{operation.id}:download?alt=media"
             body.update(
                 done=True,
@@ -153,8 +225,6 @@ class Simulator:
                     "generateVideoResponse": {"generatedSamples": [{"video": {"uri": uri}}]},
                 },
             )
-        else:
-            self._start_render(operation)  # e.g. after a restart: still rendering
         return JSONResponse(body)
 
     async def download(self, request: Request) -> Response:
@@ -176,24 +246,23 @@ class Simulator:
 
     def _downloadable(self, file_id: str) -> Operation:
         operation = self.store.load(file_id)
-        now = self.config.clock()
         if (
             operation is None
-            or operation.outcome != "video"
-            or not operation.render_file
-            or now < operation.ready_at
-            or now > operation.ready_at + self.config.file_ttl_seconds
-            or not _rendered(operation)
+            or operation.dialect != "gemini"
+            or self.state(operation) != "video"
+            or self.expired(operation)
         ):
             raise SimulatorError(404, "NOT_FOUND", f"File files/{file_id} was not found.")
         return operation
 
-    def _inject_submit_faults(self, prompt: str) -> None:
+    def _inject_submit_faults(self, prompt: str, dialect: str) -> None:
         if "[sim:429]" in prompt or self._first_time(prompt, "[sim:429once]"):
             raise SimulatorError(
                 429,
                 "RESOURCE_EXHAUSTED",
-                "You exceeded your current quota, please check your plan and billing details.",
+                vertex.QUOTA_MESSAGE
+                if dialect == "vertex"
+                else "You exceeded your current quota, please check your plan and billing details.",
                 [
                     {
                         "@type": "type.googleapis.com/google.rpc.RetryInfo",
@@ -239,6 +308,12 @@ def _rendered(operation: Operation) -> bool:
     return operation.render_file is not None and Path(operation.render_file).exists()
 
 
+def _display_name(model: str) -> str:
+    words = model.removeprefix("veo-").split("-")
+    version, rest = words[0], [w for w in words[1:] if w not in ("generate",)]
+    return " ".join(["Veo", version, *(w.capitalize() for w in rest)])
+
+
 def create_simulator_app(config: SimulatorConfig) -> Starlette:
     simulator = Simulator(config)
 
@@ -252,8 +327,11 @@ def create_simulator_app(config: SimulatorConfig) -> Starlette:
     routes = [
         Route("/v1beta/models/{model}:predictLongRunning", simulator.predict, methods=["POST"]),
         Route("/v1beta/models/{model}/operations/{operation_id}", simulator.get_operation),
+        Route("/v1beta/models/{model}", simulator.get_model),
         Route("/v1beta/files/{file_id}:download", simulator.download),
         Route("/_sim/files/{file_id}.mp4", simulator.file_bytes, name="file_bytes"),
+        Route("/token", simulator.token, methods=["POST"]),
+        *vertex.routes(simulator),
     ]
     app = Starlette(routes=routes, exception_handlers={SimulatorError: on_error, 404: not_found})
     app.state.simulator = simulator

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import string
 import tempfile
+import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 _ALPHABET = string.ascii_lowercase + string.digits
+_ID = re.compile(r"[a-z0-9-]{1,64}")
 
 
 def new_id() -> str:
     """12 lowercase alphanumerics, like Google's operation and file ids."""
     return "".join(secrets.choice(_ALPHABET) for _ in range(12))
+
+
+def new_vertex_id() -> str:
+    """A UUID, like Vertex AI's operation ids."""
+    return str(uuid.uuid4())
 
 
 @dataclass
@@ -32,10 +40,25 @@ class Operation:
     outcome: str  # "video", "filtered" or "error"
     download_token: str
     render_file: str | None = None
+    dialect: str = "gemini"  # or "vertex"
+    project: str = ""  # Vertex only
+    location: str = ""  # Vertex only
+    sample_count: int = 1
+    storage_uri: str | None = None  # Vertex: gs://bucket/prefix for the results
+
+    @property
+    def resource(self) -> str:
+        """The model the operation belongs to, as the poll URL names it."""
+        if self.dialect == "vertex":
+            return (
+                f"projects/{self.project}/locations/{self.location}"
+                f"/publishers/google/models/{self.model}"
+            )
+        return f"models/{self.model}"
 
     @property
     def name(self) -> str:
-        return f"models/{self.model}/operations/{self.id}"
+        return f"{self.resource}/operations/{self.id}"
 
 
 class OperationStore:
@@ -50,7 +73,7 @@ class OperationStore:
         os.replace(tmp, self._dir / f"{operation.id}.json")
 
     def load(self, operation_id: str) -> Operation | None:
-        if not operation_id.isalnum():
+        if not _ID.fullmatch(operation_id):
             return None
         try:
             data = json.loads((self._dir / f"{operation_id}.json").read_text())

@@ -1,6 +1,6 @@
-"""Validate a `predictLongRunning` body the way the Gemini API does (pure).
+"""Validate a `predictLongRunning` body the way the Gemini API and Vertex AI do (pure).
 
-Mirrors the rules in shared/research/upstream-protocols.md §1.2 and §7. Unknown keys in
+Mirrors the rules in shared/research/upstream-protocols.md §1.2, §2.2 and §7. Unknown keys in
 `parameters` are ignored, as Google's model servers do.
 """
 
@@ -25,6 +25,12 @@ KNOWN_MODELS = frozenset(
         "veo-3.0-fast-generate-001",
     }
 )
+VERTEX_MODELS = {  # model id -> launch stage
+    "veo-3.1-generate-001": "GA",
+    "veo-3.1-fast-generate-001": "GA",
+    "veo-3.1-lite-generate-001": "PUBLIC_PREVIEW",
+}
+PERSON_GENERATION = ("dont_allow", "allow_adult", "allow_all")
 
 
 class SimulatorError(Exception):
@@ -58,6 +64,8 @@ class RenderRequest:
     height: int
     seed: int | None
     has_image: bool
+    sample_count: int = 1
+    storage_uri: str | None = None
 
 
 def invalid(message: str) -> SimulatorError:
@@ -65,6 +73,7 @@ def invalid(message: str) -> SimulatorError:
 
 
 def validate_predict(model: str, body: Any, retired: frozenset[str] = frozenset()) -> RenderRequest:
+    """A Gemini API `models/{model}:predictLongRunning` body."""
     if model in retired:
         raise SimulatorError(
             404, "NOT_FOUND", f"models/{model} is no longer available to new users."
@@ -76,6 +85,27 @@ def validate_predict(model: str, body: Any, retired: frozenset[str] = frozenset(
             f"models/{model} is not found for API version v1beta, or is not supported for "
             "predictLongRunning.",
         )
+    return _validate_body(body, vertex=False)
+
+
+def vertex_model_not_found(resource: str) -> SimulatorError:
+    return SimulatorError(
+        404,
+        "NOT_FOUND",
+        f"Publisher Model `{resource}` was not found or your project does not have access to it.",
+    )
+
+
+def validate_vertex_predict(
+    resource: str, model: str, body: Any, retired: frozenset[str] = frozenset()
+) -> RenderRequest:
+    """A Vertex AI `publishers/google/models/{model}:predictLongRunning` body."""
+    if model in retired or model not in VERTEX_MODELS:
+        raise vertex_model_not_found(resource)
+    return _validate_body(body, vertex=True)
+
+
+def _validate_body(body: Any, *, vertex: bool) -> RenderRequest:
     if not isinstance(body, dict):
         raise invalid("Invalid JSON payload received.")
     instances = body.get("instances")
@@ -114,11 +144,11 @@ def validate_predict(model: str, body: Any, retired: frozenset[str] = frozenset(
     for ref in references:
         if str(ref.get("referenceType", "asset")).lower() not in ("asset", "style"):
             raise invalid("referenceType must be asset.")
-        _check_image(ref.get("image"), "referenceImages.image")
+        _check_image(ref.get("image"), "referenceImages.image", vertex)
     if "image" in instance:
-        _check_image(instance["image"], "image")
+        _check_image(instance["image"], "image", vertex)
     if "lastFrame" in instance:
-        _check_image(instance["lastFrame"], "lastFrame")
+        _check_image(instance["lastFrame"], "lastFrame", vertex)
     if "video" in instance and resolution is not Resolution.P720:
         raise invalid("Video extension is only supported at 720p.")
 
@@ -126,6 +156,7 @@ def validate_predict(model: str, body: Any, retired: frozenset[str] = frozenset(
     if not isinstance(prompt, str) or (not prompt.strip() and "image" not in instance):
         raise invalid("prompt is required.")
     seed = params.get("seed")
+    sample_count, storage_uri = _vertex_parameters(params) if vertex else (1, None)
     width, height = dimensions(resolution, aspect)
     return RenderRequest(
         prompt=prompt,
@@ -134,16 +165,54 @@ def validate_predict(model: str, body: Any, retired: frozenset[str] = frozenset(
         height=height,
         seed=seed if isinstance(seed, int) else None,
         has_image="image" in instance,
+        sample_count=sample_count,
+        storage_uri=storage_uri,
     )
 
 
-def _check_image(image: Any, field: str) -> None:
+def _vertex_parameters(params: dict[str, Any]) -> tuple[int, str | None]:
+    count = params.get("sampleCount", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 4:
+        raise invalid("sampleCount must be between 1 and 4, inclusive.")
+    seed = params.get("seed")
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= 4294967295
+    ):
+        raise invalid("seed must be an integer between 0 and 4294967295.")
+    audio = params.get("generateAudio")
+    if audio is not None and not isinstance(audio, bool):
+        raise invalid("generateAudio must be a boolean.")
+    person = params.get("personGeneration")
+    if person is not None and person not in PERSON_GENERATION:
+        raise invalid("personGeneration must be one of dont_allow, allow_adult or allow_all.")
+    negative = params.get("negativePrompt")
+    if negative is not None and not isinstance(negative, str):
+        raise invalid("negativePrompt must be a string.")
+    storage_uri = params.get("storageUri")
+    if storage_uri is None:
+        return count, None
+    if (
+        not isinstance(storage_uri, str)
+        or not storage_uri.startswith("gs://")
+        or not storage_uri[5:].split("/", 1)[0]
+    ):
+        raise invalid("storageUri must be a Cloud Storage URI: gs://bucket/prefix/.")
+    return count, storage_uri
+
+
+def _check_image(image: Any, field: str, vertex: bool) -> None:
     if not isinstance(image, dict):
         raise invalid(f"{field} must be an object.")
     if "inlineData" in image:
         raise invalid("`inlineData` isn't supported by this model.")
     if "gcsUri" in image:
-        raise invalid(f"{field}.gcsUri is not supported by the Gemini API.")
+        if not vertex:
+            raise invalid(f"{field}.gcsUri is not supported by the Gemini API.")
+        if not str(image["gcsUri"]).startswith("gs://"):
+            raise invalid(f"{field}.gcsUri must start with gs://.")
+        if image.get("mimeType") not in ("image/png", "image/jpeg", "image/webp"):
+            raise invalid(f"{field}.mimeType must be image/png, image/jpeg or image/webp.")
+        return
     data = image.get("bytesBase64Encoded")
     if not isinstance(data, str) or not data:
         raise invalid(f"{field}.bytesBase64Encoded is required.")

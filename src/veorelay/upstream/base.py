@@ -1,4 +1,4 @@
-"""The seam between the engine and any upstream (Gemini API, later Vertex AI)."""
+"""The seam between the engine and any upstream (Gemini API, Vertex AI)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from veorelay.core.models import VideoSpec
 
 @dataclass(frozen=True)
 class OperationRef:
-    """What we keep to find an operation again: its name and which key created it."""
+    """What we keep to find an operation again: its name and which credential created it
+    (a Gemini key's id, a Vertex project: never a secret)."""
 
     name: str
     key_id: str
@@ -32,6 +33,12 @@ class OperationState:
 
 
 class UpstreamClient(Protocol):
+    async def probe(self, upstream_model: str) -> str:
+        """One cheap authenticated call (`channel test`): a short description of what Google
+        answered, e.g. "model veo-3.1-generate-001 available (GA)"; raises the classified
+        `UpstreamError` (CredentialRejected, ModelUnavailable, ...) when it refused."""
+        ...
+
     async def submit(self, spec: VideoSpec, upstream_model: str) -> OperationRef:
         """Start a render; raises `upstream.errors.UpstreamError` subclasses."""
         ...

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from veorelay.core.models import VideoSpec
-from veorelay.upstream import wire
+from veorelay.upstream import rpc, transport, wire
 from veorelay.upstream.base import OperationRef, OperationState
 from veorelay.upstream.errors import (
     CredentialRejected,
@@ -76,6 +76,14 @@ class GeminiClient:
         now = time.monotonic()
         return sorted(rotated, key=lambda kid: self._benched_until.get(kid, 0.0) > now)
 
+    async def probe(self, upstream_model: str) -> str:
+        """One cheap authenticated call for `channel test`: does Google serve this model to the
+        first key in rotation? Raises the classified UpstreamError when not."""
+        now = time.monotonic()
+        kid = next((k for k in self._kids if self._benched_until.get(k, 0.0) <= now), self._kids[0])
+        body = await self._call("GET", wire.model_path(upstream_model), kid, about_model=True)
+        return wire.describe_model(upstream_model, body)
+
     async def poll(self, ref: OperationRef) -> OperationState:
         body = await self._call("GET", wire.operation_path(ref.name), ref.key_id)
         return wire.parse_operation(body if isinstance(body, dict) else {})
@@ -91,16 +99,15 @@ class GeminiClient:
         for _ in range(MAX_REDIRECTS + 1):
             headers = {"x-goog-api-key": key} if self._same_origin(url) else {}
             request = self._http.build_request("GET", url, headers=headers)
-            response = await self._send(request, stream=True)
+            response = await transport.send(self._http, request, stream=True)
             if response.is_redirect and "location" in response.headers:
                 await response.aclose()
                 url = url.join(response.headers["location"])
                 continue
             try:
                 if response.status_code != 200:
-                    await response.aread()
-                    raise wire.classify_error(response.status_code, _json(response))
-                yield response.aiter_bytes()
+                    raise await transport.streamed_error(response)
+                yield transport.stream_chunks(response)
             finally:
                 await response.aclose()
             return
@@ -115,19 +122,11 @@ class GeminiClient:
             json=json,
             headers={"x-goog-api-key": self._key(kid)},
         )
-        response = await self._send(request, stream=False)
-        body = _json(response)
+        response = await transport.send(self._http, request, stream=False)
+        body = rpc.json_body(response)
         if response.status_code != 200:
-            raise wire.classify_error(response.status_code, body, about_model=about_model)
+            raise rpc.classify_error(response.status_code, body, about_model=about_model)
         return body
-
-    async def _send(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
-        try:
-            return await self._http.send(request, stream=stream, follow_redirects=False)
-        except httpx.TimeoutException as exc:
-            raise RetryableUpstreamError(f"upstream timed out ({type(exc).__name__})") from None
-        except httpx.TransportError as exc:
-            raise RetryableUpstreamError(f"upstream unreachable ({type(exc).__name__})") from None
 
     def _key(self, kid: str) -> str:
         try:
@@ -143,13 +142,6 @@ class GeminiClient:
             self._base.host,
             self._base.port,
         )
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return {"error": {"message": response.text[:200], "status": response.reason_phrase}}
 
 
 __all__ = ["GeminiClient", "UpstreamError", "key_id"]

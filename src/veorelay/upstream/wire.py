@@ -1,4 +1,4 @@
-"""Pure Gemini API wire translation: VideoSpec <-> JSON, error bodies -> UpstreamError."""
+"""Pure Gemini API wire translation: VideoSpec <-> JSON (error bodies: see `rpc`)."""
 
 from __future__ import annotations
 
@@ -8,20 +8,12 @@ from typing import Any
 
 from veorelay.core.models import VideoSpec
 from veorelay.upstream.base import OperationState
-from veorelay.upstream.errors import (
-    CredentialRejected,
-    ModelUnavailable,
-    OperationLost,
-    RetryableUpstreamError,
-    TaskRejected,
-    UpstreamError,
-)
+from veorelay.upstream.errors import ModelUnavailable, TaskRejected
+from veorelay.upstream.rpc import classify_error as classify_error
+from veorelay.upstream.rpc import code_name
 
 API_VERSION = "v1beta"
 _FILE_ID = re.compile(r"files/([a-z0-9]+)")
-_DELAY = re.compile(r"^(\d+(?:\.\d+)?)s$")
-# google.rpc.Code numbers an operation's `error.code` may carry.
-RPC_CODES = {3: "INVALID_ARGUMENT", 8: "RESOURCE_EXHAUSTED", 13: "INTERNAL", 14: "UNAVAILABLE"}
 
 
 def predict_path(upstream_model: str) -> str:
@@ -40,11 +32,16 @@ def download_path(video_uri: str) -> str:
     return f"/{API_VERSION}/files/{match.group(1)}:download"
 
 
+def model_path(upstream_model: str) -> str:
+    return f"/{API_VERSION}/models/{upstream_model}"
+
+
 def predict_body(spec: VideoSpec) -> dict[str, Any]:
     """The `predictLongRunning` body. camelCase exactly; durationSeconds as a JSON number.
 
     Never sent: generateAudio (Veo 3.1 always renders audio), personGeneration (its allowed
     values differ by region and mode; Google's default is right), inlineData images (rejected).
+    Vertex AI takes the same body plus a few parameters of its own (`vertex_wire`).
     """
     instance: dict[str, Any] = {"prompt": spec.prompt}
     if spec.image is not None:
@@ -71,11 +68,9 @@ def parse_operation(body: dict[str, Any]) -> OperationState:
         return OperationState(done=False)
     error = body.get("error")
     if isinstance(error, dict):
-        code = error.get("code")
-        status = RPC_CODES.get(code, str(code)) if isinstance(code, int) else str(code)
         return OperationState(
             done=True,
-            error_code=status,
+            error_code=code_name(error.get("code")),
             error_message=str(error.get("message") or "upstream operation failed"),
         )
     result = (body.get("response") or {}).get("generateVideoResponse") or {}
@@ -89,30 +84,12 @@ def parse_operation(body: dict[str, Any]) -> OperationState:
     return OperationState(done=True, error_code="NO_VIDEO", error_message="no video was returned")
 
 
-def classify_error(http_status: int, body: Any, *, about_model: bool = False) -> UpstreamError:
-    """One place decides what an upstream HTTP error means for the task."""
-    error = body.get("error") if isinstance(body, dict) else None
-    error = error if isinstance(error, dict) else {}
-    status = str(error.get("status") or "")
-    message = f"{http_status} {status}: {error.get('message') or 'no message'}".strip()
-    reasons = {d.get("reason") for d in error.get("details") or [] if isinstance(d, dict)}
-    if http_status == 429 or http_status >= 500 or http_status == 408:
-        return RetryableUpstreamError(
-            message, http_status=http_status, retry_after=_retry_delay(error)
-        )
-    if http_status in (401, 403) or "API_KEY_INVALID" in reasons:
-        return CredentialRejected(message, http_status=http_status)
-    if http_status == 404:
-        if about_model:
-            return ModelUnavailable(message, http_status=http_status)
-        return OperationLost(message, http_status=http_status)
-    return TaskRejected(message, http_status=http_status)
-
-
-def _retry_delay(error: dict[str, Any]) -> float | None:
-    for detail in error.get("details") or []:
-        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("RetryInfo"):
-            match = _DELAY.match(str(detail.get("retryDelay", "")))
-            if match:
-                return float(match.group(1))
-    return None
+def describe_model(upstream_model: str, body: Any) -> str:
+    """`GET models/{m}` answered: what `channel test` reports. A model that cannot
+    `predictLongRunning` cannot make videos, so it counts as unavailable."""
+    body = body if isinstance(body, dict) else {}
+    methods = body.get("supportedGenerationMethods")
+    if isinstance(methods, list) and "predictLongRunning" not in methods:
+        raise ModelUnavailable(f"model {upstream_model} does not support predictLongRunning")
+    name = body.get("displayName")
+    return f"model {upstream_model} available" + (f" ({name})" if name else "")
