@@ -50,7 +50,3 @@ class UpstreamClient(Protocol):
     ) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
         """Stream the finished video's bytes; never holds the whole file in memory."""
         ...
-
-    async def probe(self, upstream_model: str) -> str:
-        """One cheap authenticated call (the operator's `channel test`): what Google said."""
-        ...
