@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import BaseModel, ValidationError
 
 from veorelay.api.admin import channels as admin_channels
 from veorelay.cli.operator import JsonFlag, command, emit, execute, out
 from veorelay.core.channels import ChannelKind
 
+BodyT = TypeVar("BodyT", bound=BaseModel)
 channel_app = typer.Typer(
     help="Upstream channels: Gemini API keys and Vertex AI projects (docs/channels.md).",
     no_args_is_help=True,
@@ -99,6 +101,16 @@ def _credentials(path: Path | None) -> dict[str, Any] | None:
     return loaded
 
 
+def _body(model: type[BodyT], **fields: Any) -> BodyT:
+    """The admin API's request body; a value it refuses is one clear line, as over HTTP."""
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise typer.BadParameter(f"{where}: {first['msg']}") from None
+
+
 def _given(**options: Any) -> dict[str, Any]:
     return {k: v for k, v in options.items() if v not in (None, [], {})}
 
@@ -126,7 +138,8 @@ def channel_add(
     as_json: JsonFlag = False,
 ) -> None:
     """Add a channel: one Google project's quota (Gemini API keys, or a Vertex AI project)."""
-    body = admin_channels.ChannelCreate(
+    body = _body(
+        admin_channels.ChannelCreate,
         name=name,
         kind=kind,
         enabled=not disabled,
@@ -223,7 +236,7 @@ def channel_update(
     fields.update({name: None for name in cleared})
     if all_groups:
         fields["groups"] = None
-    body = admin_channels.ChannelUpdate(**fields)
+    body = _body(admin_channels.ChannelUpdate, **fields)
     show(execute(lambda s: admin_channels.update_channel(name, body, s)), as_json)
 
 

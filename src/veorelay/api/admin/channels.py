@@ -30,13 +30,13 @@ from veorelay.upstream.errors import CredentialRejected, ModelUnavailable, Upstr
 
 router = admin_router()
 
-Name = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 Limit = Field(None, ge=1, le=1_000_000)
 CostTable = dict[str, dict[Resolution, Usd]]
 
 
 class ChannelCreate(BaseModel):
-    name: str = Name
+    name: str = Field(min_length=1, max_length=100, pattern=NAME_PATTERN)
     kind: ChannelKind
     api_keys: list[str] | None = Field(None, description="gemini: keys of one Google project.")
     base_url: str | None = Field(None, max_length=500)
@@ -63,7 +63,7 @@ class ChannelCreate(BaseModel):
 class ChannelUpdate(BaseModel):
     """Only the fields given change. In `models`, null removes a model."""
 
-    name: str | None = Name
+    name: str | None = Field(None, min_length=1, max_length=100, pattern=NAME_PATTERN)
     api_keys: list[str] | None = None
     base_url: str | None = Field(None, max_length=500)
     service_account: dict[str, Any] | str | None = None
