@@ -21,8 +21,10 @@ from veorelay.core.channels import UNREACHABLE_AFTER_FAULTS, Health
 from veorelay.core.lifecycle import TaskState
 from veorelay.db import channels as channel_db
 from veorelay.db import tasks as task_db
+from veorelay.db import usage
 from veorelay.db.database import Database
 from veorelay.db.tables import tasks
+from veorelay.db.usage import UsageFilter
 from veorelay.engine.worker import Engine
 from veorelay.secretbox import SecretBox
 from veorelay.simulator.app import SimulatorConfig, create_simulator_app
@@ -194,13 +196,19 @@ async def test_a_model_no_channel_can_serve_fails_with_model_unavailable(pool: P
 
 
 async def test_completed_tasks_record_the_upstream_cost(pool: Pool) -> None:
-    await pool.channel("priced")
+    channel = await pool.channel("priced")
     token = await make_account(pool.db)
-    await make_task(pool.db, token, spec(seconds=6))
+    await make_task(pool.db, token, spec(seconds=6), price=1_500_000)
+    await make_task(pool.db, token, spec(prompt="refused [sim:fail]"), price=1_500_000)
     await pool.engine().run_until_idle(max_seconds=60)
-    (task,) = await pool.tasks()
-    assert task.state is TaskState.COMPLETED
-    assert task.upstream_cost_micros == 6 * 150_000  # Veo 3.1 Fast, 720p, Google's list price
+    done = next(t for t in await pool.tasks() if t.state is TaskState.COMPLETED)
+    assert done.upstream_cost_micros == 6 * 150_000  # Veo 3.1 Fast, 720p, Google's list price
+    async with pool.db.read() as conn:
+        (row,) = await usage.summary(conn, UsageFilter(), "channel")
+        (by_model,) = await usage.summary(conn, UsageFilter(channel_id=channel), "model")
+    assert (row["key"], row["tasks"], row["completed"]) == (channel, 2, 1)
+    assert (row["charged_micros"], row["upstream_cost_micros"]) == (1_500_000, 900_000)
+    assert row["margin_micros"] == by_model["margin_micros"] == 600_000
 
 
 async def test_a_rate_limited_task_says_it_waits_for_capacity(pool: Pool) -> None:

@@ -566,7 +566,7 @@ def usage_export(
 @usage_app.command("summary")
 def usage_summary(
     by: Annotated[
-        Literal["token", "model", "account", "day"], typer.Option(help="Group by.")
+        Literal["token", "model", "account", "channel", "day"], typer.Option(help="Group by.")
     ] = "model",
     account: AccountFilter = None,
     token: TokenFilter = None,
@@ -575,7 +575,17 @@ def usage_summary(
     until: UntilOpt = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Tasks and money grouped by token, model, account or day."""
+    """Tasks, revenue, upstream cost and margin grouped by token, model, account, channel
+    (its id) or day."""
     where = usage_filter(account, token, model, None, since, until)
-    columns = ["key", "tasks", "completed", "failed", "cancelled", "charged_usd"]
+    columns = [
+        "key",
+        "tasks",
+        "completed",
+        "failed",
+        "cancelled",
+        "charged_usd",
+        "upstream_cost_usd",
+        "margin_usd",
+    ]
     command(lambda s: admin_usage.usage_summary(where, s, by), as_json, columns)

@@ -13,6 +13,8 @@ from veorelay.db.database import ReadConnection
 from veorelay.db.tables import ledger, tasks
 
 _CHARGED = case((tasks.c.state == TaskState.COMPLETED.value, tasks.c.price_micros), else_=0)
+# What Google billed us: recorded when a task completes (a failed render is not billed).
+_COST = func.coalesce(tasks.c.upstream_cost_micros, 0)
 
 USAGE_COLUMNS = [
     tasks.c.id,
@@ -27,6 +29,9 @@ USAGE_COLUMNS = [
     tasks.c.state,
     tasks.c.price_micros.label("quoted_micros"),
     _CHARGED.label("charged_micros"),
+    _COST.label("upstream_cost_micros"),
+    (_CHARGED - _COST).label("margin_micros"),
+    tasks.c.channel_id,
     tasks.c.error_code,
     tasks.c.negative_prompt,
     tasks.c.seed,
@@ -62,6 +67,7 @@ class UsageFilter:
     state: TaskState | None = None
     since: float | None = None
     until: float | None = None
+    channel_id: str | None = None
 
     def clauses(self) -> list[ColumnElement[bool]]:
         found: list[ColumnElement[bool]] = []
@@ -70,6 +76,7 @@ class UsageFilter:
             (tasks.c.token_id, self.token_id),
             (tasks.c.model, self.model),
             (tasks.c.state, self.state),
+            (tasks.c.channel_id, self.channel_id),
         ]:
             if value is not None:
                 found.append(column == value)
@@ -101,11 +108,13 @@ async def usage_page(
 
 
 async def summary(conn: ReadConnection, where: UsageFilter, by: str) -> list[dict[str, Any]]:
-    """Tasks and money grouped by token, model or UTC day."""
+    """Tasks, revenue, upstream cost and margin grouped by token, model, account, channel or
+    UTC day."""
     keys = {
         "token": tasks.c.token_id,
         "model": tasks.c.model,
         "account": tasks.c.account_id,
+        "channel": func.coalesce(tasks.c.channel_id, ""),
         "day": func.floor(tasks.c.created_at / 86400),
     }
     key = keys[by]
@@ -121,6 +130,8 @@ async def summary(conn: ReadConnection, where: UsageFilter, by: str) -> list[dic
                 "cancelled"
             ),
             func.sum(_CHARGED).label("charged_micros"),
+            func.sum(_COST).label("upstream_cost_micros"),
+            func.sum(_CHARGED - _COST).label("margin_micros"),
         )
         .where(*where.clauses())
         .group_by(key)

@@ -149,6 +149,11 @@ class UsageRecord(Answer):
     quoted_usd: str
     charged_micros: int
     charged_usd: str
+    upstream_cost_micros: int
+    upstream_cost_usd: str
+    margin_micros: int
+    margin_usd: str
+    channel_id: str | None
     error_code: str | None
     negative_prompt: str | None
     seed: int | None
@@ -174,6 +179,10 @@ class SummaryRow(Answer):
     cancelled: int
     charged_micros: int
     charged_usd: str
+    upstream_cost_micros: int
+    upstream_cost_usd: str
+    margin_micros: int
+    margin_usd: str
 
 
 class Summary(Answer):

@@ -82,13 +82,20 @@ def _filter(
     status: Annotated[TaskState | None, Query(description="A task state.")] = None,
     since: Annotated[float | None, Query(description="Created at or after (UNIX s).")] = None,
     until: Annotated[float | None, Query(description="Created before (UNIX s).")] = None,
+    channel_id: Annotated[str | None, Query(description="Ran on this channel.")] = None,
 ) -> UsageFilter:
-    return UsageFilter(account_id, token_id, model, status, since, until)
+    return UsageFilter(account_id, token_id, model, status, since, until, channel_id)
 
 
 FilterDep = Annotated[UsageFilter, Depends(_filter)]
 EXPORT_PAGE = 1000
-CSV_FIELDS = [*usage.RECORD_FIELDS, "quoted_usd", "charged_usd"]
+CSV_FIELDS = [
+    *usage.RECORD_FIELDS,
+    "quoted_usd",
+    "charged_usd",
+    "upstream_cost_usd",
+    "margin_usd",
+]
 
 
 @router.get("/usage", response_model=schemas.UsagePage)
@@ -136,12 +143,16 @@ async def usage_csv(services: Services, where: UsageFilter) -> AsyncIterator[str
         after = rows[-1]["id"]
 
 
+_SUMS = ("charged_micros", "upstream_cost_micros", "margin_micros")
+
+
 @router.get("/summary", response_model=schemas.Summary)
 async def usage_summary(
     where: FilterDep,
     services: ServicesDep,
-    by: Literal["token", "model", "account", "day"] = "model",
+    by: Literal["token", "model", "account", "channel", "day"] = "model",
 ) -> dict[str, Any]:
+    """Revenue (charged), what Google billed us (upstream cost) and the margin, per group."""
     async with services.db.read() as conn:
         rows = await usage.summary(conn, where, by)
     if by == "day":
@@ -151,5 +162,7 @@ async def usage_summary(
         ]
     return {
         "by": by,
-        "data": [money({**r, "charged_micros": int(r["charged_micros"] or 0)}) for r in rows],
+        "data": [
+            money({**r, **{k: int(r[k] or 0) for k in _SUMS}, "key": str(r["key"])}) for r in rows
+        ],
     }
