@@ -46,18 +46,18 @@ def parse_faults(spec: str) -> dict[str, float]:
 
 class FaultInjector:
     def __init__(self, rates: dict[str, float], seed: int | None = None):
-        self._rates = rates
+        self.rates = dict(rates)  # replaceable at run time, e.g. by a test
         self._random = random.Random(seed)
         self.counts: Counter[str] = Counter()
 
     def draw(self, phase: str) -> str | None:
         """The fault this request gets, if any (counted), for one of the PHASES."""
         kinds = PHASES[phase]
-        if not any(self._rates.get(kind) for kind in kinds):
+        if not any(self.rates.get(kind) for kind in kinds):
             return None
         point = self._random.random()
         for kind in kinds:
-            point -= self._rates.get(kind, 0.0)
+            point -= self.rates.get(kind, 0.0)
             if point < 0:
                 self.counts[kind] += 1
                 return kind
