@@ -14,6 +14,7 @@ import pytest
 from tests.simulator.serving import serve
 from veorelay.simulator.app import Simulator, SimulatorConfig, create_simulator_app
 from veorelay.simulator.faults import FaultInjector, parse_faults
+from veorelay.simulator.owners import Limits
 
 KEY = {"x-goog-api-key": "k1"}
 MODEL = "veo-3.1-fast-generate-preview"
@@ -197,3 +198,12 @@ def test_seeded_runs_fault_the_same_requests(tmp_path: Path) -> None:
             runs.append([submit(client, f"p{i} [sim:fail]").status_code for i in range(20)])
     assert runs[0] == runs[1]
     assert {200, 429, 500} == set(runs[0])
+
+
+def test_a_faulted_submit_still_counts_against_the_rpm(tmp_path: Path) -> None:
+    with simulator(tmp_path, "500=1", limits=Limits(rpm=2)) as client:
+        assert [submit(client, f"p{i}").status_code for i in range(2)] == [500, 500]
+        set_faults(client, {})
+        refused = submit(client, "p2")
+        assert refused.status_code == 429
+        assert refused.json()["error"]["details"][1]["@type"].endswith("QuotaFailure")

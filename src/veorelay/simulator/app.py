@@ -93,11 +93,18 @@ class Simulator:
         sweep_partial_renders(self.render_dir)
 
     def submit(
-        self, render: RenderRequest, model: str, operation_id: str, owner: str, **fields: Any
+        self,
+        render: RenderRequest,
+        model: str,
+        operation_id: str,
+        owner: str,
+        *,
+        dialect: str = "gemini",
+        project: str = "",
+        location: str = "",
     ) -> Operation:
         """Start an operation (limits, faults and markers may refuse it first), saved before
         it is answered."""
-        dialect = fields.get("dialect", "gemini")
         now = self.config.clock()
         try:
             self.owners.admit(owner, now)
@@ -129,10 +136,12 @@ class Simulator:
             download_token=secrets.token_urlsafe(16),
             sample_count=render.sample_count,
             storage_uri=render.storage_uri,
-            **fields,
+            dialect=dialect,
+            project=project,
+            location=location,
         )
         self.store.save(operation)
-        self.owners.accepted(owner, now, operation.ready_at, render.prompt, render.seed)
+        self.owners.accepted(owner, operation.ready_at, render.prompt, render.seed)
         if outcome == "video":
             self._start_render(operation)
         return operation

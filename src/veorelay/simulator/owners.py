@@ -2,8 +2,9 @@
 
 An owner is `gemini:<project>` for keys grouped with `--api-key-project`, `gemini:<key
 fingerprint>` for any other key (each key its own project), and `vertex:<project>`. Limits
-count submits: requests per minute and per day (accepted ones), and operations running at
-once (from submit until done). Windows scale with the simulator's time scale.
+count submits: requests per minute and per day (those let through, even if a fault then
+answers them, as Google counts requests), and operations running at once (from submit until
+done). Windows scale with the simulator's time scale.
 """
 
 from __future__ import annotations
@@ -89,15 +90,13 @@ class Owners:
         except LimitExceeded:
             stats.refused_for_limits += 1
             raise
+        state.minute.append(now)  # let through: it counts, even if a fault then answers it
+        if limits.rpd is not None:
+            state.day.append(now)
 
-    def accepted(
-        self, owner: str, now: float, ready_at: float, prompt: str, seed: int | None
-    ) -> None:
+    def accepted(self, owner: str, ready_at: float, prompt: str, seed: int | None) -> None:
         """An operation was created for an admitted submit."""
         state = self._get(owner)
-        state.minute.append(now)
-        if self.limits.rpd is not None:
-            state.day.append(now)
         state.running.append(ready_at)
         stats = state.stats
         stats.submits += 1
