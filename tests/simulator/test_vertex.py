@@ -9,10 +9,8 @@ from __future__ import annotations
 import base64
 import io
 import json
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,11 +20,11 @@ import av
 import google.auth.transport.requests
 import httpx
 import pytest
-import uvicorn
 from google.auth import exceptions as auth_exceptions
 from google.oauth2 import service_account
 
 from tests.helpers import free_port
+from tests.simulator.serving import serve
 from tests.vertex_accounts import make_service_account
 from veorelay.simulator.app import SimulatorConfig, create_simulator_app
 
@@ -56,26 +54,6 @@ class Vertex:
         return {"Authorization": f"Bearer {credentials.token}"}
 
 
-@contextmanager
-def serve(config: SimulatorConfig, port: int) -> Iterator[str]:
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_simulator_app(config), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "simulator did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 @pytest.fixture
 def vertex(tmp_path: Path) -> Iterator[Vertex]:
     port = free_port()
@@ -89,7 +67,8 @@ def vertex(tmp_path: Path) -> Iterator[Vertex]:
         retired_models=frozenset({"veo-3.1-lite-generate-001"}),
         vertex_service_accounts=(account, other),
     )
-    with serve(config, port) as url, httpx.Client(base_url=url, timeout=30) as client:
+    app = create_simulator_app(config)
+    with serve(app, port) as url, httpx.Client(base_url=url, timeout=30) as client:
         yield Vertex(url, client, account, other)
 
 
@@ -234,7 +213,7 @@ def test_expired_token_is_unauthenticated(tmp_path: Path) -> None:
         vertex_token_seconds=60,
         clock=lambda: now[0],
     )
-    with serve(config, port) as url:
+    with serve(create_simulator_app(config), port) as url:
         # The JWT's iat/exp are real time; the simulator's clock is ours: move it to now.
         now[0] = time.time()
         credentials = credentials_for(account)
@@ -268,7 +247,7 @@ def test_vertex_projects_flag_widens_access(tmp_path: Path) -> None:
         vertex_service_accounts=(account,),
         vertex_projects=frozenset({"shared-1", "shared-2"}),
     )
-    with serve(config, port) as url:
+    with serve(create_simulator_app(config), port) as url:
         credentials = credentials_for(account)
         credentials.refresh(google.auth.transport.requests.Request())
         headers = {"Authorization": f"Bearer {credentials.token}"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,7 +13,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from tests.helpers import server_thread
+from veorelay.simulator.app import SimulatorConfig, create_simulator_app
 from veorelay.upstream.base import OperationRef
+from veorelay.upstream.errors import CredentialRejected, ModelUnavailable
 from veorelay.upstream.gemini import GeminiClient, key_id
 
 KEY = "AIzaSy-adapter-test-key"
@@ -68,3 +71,37 @@ async def test_the_key_is_not_sent_to_another_origin_on_redirect(
     assert bytes(received) == VIDEO
     assert google_seen.keys == [KEY]  # the API origin gets the key
     assert storage_seen.keys == [None]  # the redirect target never does
+
+
+@pytest.fixture
+def simulator(tmp_path: Path) -> Iterator[str]:
+    """The real simulator in Gemini mode, knowing one key, with one preview model retired."""
+    config = SimulatorConfig(
+        data_dir=tmp_path / "sim",
+        api_keys=frozenset({KEY}),
+        retired_models=frozenset({"veo-3.1-generate-preview"}),
+    )
+    with server_thread(create_simulator_app(config)) as url:
+        yield url
+
+
+async def test_probe_reports_the_model_google_serves(simulator: str) -> None:
+    async with httpx.AsyncClient() as http:
+        client = GeminiClient(http, simulator, [KEY])
+        answer = await client.probe("veo-3.1-fast-generate-preview")
+    assert answer == "model veo-3.1-fast-generate-preview available (Veo 3.1 Fast Preview)"
+
+
+async def test_probe_of_a_retired_model_is_model_unavailable(simulator: str) -> None:
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(ModelUnavailable):
+            await GeminiClient(http, simulator, [KEY]).probe("veo-3.1-generate-preview")
+
+
+async def test_probe_with_a_key_google_refuses_is_credential_rejected(simulator: str) -> None:
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(CredentialRejected) as caught:
+            await GeminiClient(http, simulator, ["AIzaSy-not-a-known-key"]).probe(
+                "veo-3.1-fast-generate-preview"
+            )
+    assert "AIzaSy-not-a-known-key" not in str(caught.value)

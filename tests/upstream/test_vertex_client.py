@@ -23,7 +23,7 @@ import av
 import httpx
 import pytest
 
-from tests.helpers import server_thread
+from tests.helpers import free_port, server_thread
 from tests.vertex_accounts import make_service_account
 from veorelay.core.models import AspectRatio, Resolution, VideoSpec
 from veorelay.simulator.app import SimulatorConfig, create_simulator_app
@@ -341,3 +341,44 @@ async def test_a_key_file_missing_fields_is_refused_without_echoing_it(
     with pytest.raises(ValueError, match="missing fields") as caught:
         VertexClient(http, info, PROJECT, LOCATION)
     assert "abc" not in str(caught.value)
+
+
+async def test_an_unreachable_token_endpoint_is_a_transient_failure(
+    sim: Sim, http: httpx.AsyncClient
+) -> None:
+    info = sim.info() | {"token_uri": f"http://127.0.0.1:{free_port()}/token"}
+    client = VertexClient(http, info, PROJECT, LOCATION, base_url=sim.url)
+    with pytest.raises(RetryableUpstreamError, match="token endpoint unreachable"):
+        await client.submit(spec(), MODEL)
+
+
+def set_faults(sim: Sim, **rates: float) -> None:
+    sim.recorder.app.state.simulator.faults.rates = {
+        k.removeprefix("f"): v for k, v in rates.items()
+    }
+
+
+async def test_a_connection_reset_while_polling_is_transient(
+    sim: Sim, http: httpx.AsyncClient
+) -> None:
+    client = client_for(sim, http)
+    ref = await client.submit(spec(), MODEL)
+    set_faults(sim, reset=1.0)
+    with pytest.raises(RetryableUpstreamError):
+        await client.poll(ref)
+    set_faults(sim)
+    assert (await wait_done(client, ref)).succeeded
+
+
+async def test_a_cloud_storage_download_dropped_halfway_is_transient(
+    sim: Sim, http: httpx.AsyncClient
+) -> None:
+    client = client_for(sim, http, storage_uri="gs://veorelay-results/videos/")
+    ref = await client.submit(spec(), MODEL)
+    state = await wait_done(client, ref)
+    assert state.video_uri is not None
+    set_faults(sim, reset=1.0)
+    with pytest.raises(RetryableUpstreamError, match="lost mid-answer"):
+        await fetch(client, ref, state.video_uri)
+    set_faults(sim)
+    assert_mp4(await fetch(client, ref, state.video_uri))

@@ -117,13 +117,54 @@ def simulator(
     vertex_token_seconds: Annotated[
         float, typer.Option(help="Lifetime of the access tokens POST /token issues.")
     ] = 3600.0,
+    faults: Annotated[
+        str,
+        typer.Option(
+            help="Random fault rates per kind, e.g. 429=0.1,500=0.05,503=0.05,reset=0.05,"
+            "slow=0.05,truncate=0.05,error=0.02,rai=0.02."
+        ),
+    ] = "",
+    fault_seed: Annotated[
+        int | None, typer.Option(help="Seed for the fault draws, for reproducible runs.")
+    ] = None,
+    slow_seconds: Annotated[
+        float, typer.Option(help="How long a slow download stalls (times the time scale).")
+    ] = 30.0,
+    rpm: Annotated[
+        int | None,
+        typer.Option(help="Submits per minute per owner (key's project or Vertex project)."),
+    ] = None,
+    rpd: Annotated[int | None, typer.Option(help="Submits per day per owner.")] = None,
+    max_concurrent: Annotated[
+        int | None, typer.Option(help="Operations running at once per owner.")
+    ] = None,
+    api_key_project: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="KEY=PROJECT: keys of one project share its limits (repeatable); "
+            "any other key is its own project."
+        ),
+    ] = None,
 ) -> None:
     """Run the Google simulator alone: Gemini API and Vertex AI Veo protocols, real MP4s."""
     from veorelay.simulator.app import SimulatorConfig, create_simulator_app
+    from veorelay.simulator.delivery import AbortableProtocol
+    from veorelay.simulator.faults import parse_faults
+    from veorelay.simulator.owners import Limits
 
     settings = Settings()
     _setup_logging(settings.log_level)
     projects = {p.strip() for p in (vertex_projects or "").split(",") if p.strip()}
+    try:
+        fault_rates = parse_faults(faults)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--faults") from None
+    key_projects: dict[str, str] = {}
+    for item in api_key_project or ():
+        key, sep, project = item.partition("=")
+        if not sep or not key or not project:
+            raise typer.BadParameter("expected KEY=PROJECT", param_hint="--api-key-project")
+        key_projects[key] = project
     config = SimulatorConfig(
         data_dir=data_dir or settings.data_dir / "simulator",
         time_scale=time_scale if time_scale is not None else settings.simulator_time_scale,
@@ -132,8 +173,19 @@ def simulator(
         vertex_service_accounts=tuple(vertex_service_account or ()),
         vertex_projects=frozenset(projects),
         vertex_token_seconds=vertex_token_seconds,
+        faults=fault_rates,
+        fault_seed=fault_seed,
+        slow_seconds=slow_seconds,
+        limits=Limits(rpm=rpm, rpd=rpd, max_concurrent=max_concurrent),
+        api_key_projects=key_projects,
     )
-    uvicorn.run(create_simulator_app(config), host=host, port=port, log_level=settings.log_level)
+    uvicorn.run(
+        create_simulator_app(config),
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        http=AbortableProtocol,  # lets the `reset` fault close a connection with no answer
+    )
 
 
 @app.command()

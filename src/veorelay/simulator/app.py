@@ -1,12 +1,10 @@
-"""An ASGI app that speaks Google's Veo protocols (Gemini API and Vertex AI), rendering real MP4s.
+"""An ASGI app that speaks Google's Veo protocols and renders real MP4s.
 
-Gemini API:
-    GET  /v1beta/models/{model}                        -> the model, or 404 if retired/unknown
-    POST /v1beta/models/{model}:predictLongRunning     -> {"name": "models/{m}/operations/{id}"}
-    GET  /v1beta/models/{model}/operations/{id}        -> {"name"} while running; done + response
-    GET  /v1beta/files/{id}:download?alt=media         -> 302 to the bytes (video/mp4, Range)
-Vertex AI (see vertex.py): POST /token, :predictLongRunning, :fetchPredictOperation, Cloud
-Storage downloads, the publisher-model probe.
+One server answers both surfaces: the Gemini API (gemini.py: API keys, `models/{m}` paths, file
+downloads) and Vertex AI (vertex.py: OAuth tokens from service accounts, `projects/{p}/...`
+paths, Cloud Storage downloads). This module is what they share: operations and their
+renders, prompt markers, random faults (faults.py), per-owner limits and counters (owners.py),
+and the control endpoints under /_simulator (control.py).
 
 Prompt markers (see docs/simulator.md) trigger failures: `[sim:rai]` a safety-filtered result,
 `[sim:fail]` an operation error, `[sim:429]` a 429 on every submit, `[sim:429once]` and
@@ -19,38 +17,36 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.responses import JSONResponse, Response
 
 from veorelay.core.models import Resolution
 from veorelay.core.timing import RENDER_SECONDS
-from veorelay.simulator import vertex
-from veorelay.simulator.oauth import OAuthError, ServiceAccount, TokenAuthority
-from veorelay.simulator.render import render_cached
-from veorelay.simulator.store import Operation, OperationStore, new_id
-from veorelay.simulator.validation import (
-    KNOWN_MODELS,
-    RenderRequest,
-    SimulatorError,
-    validate_predict,
-)
+from veorelay.simulator import control, gemini, vertex
+from veorelay.simulator.delivery import ConnectionReset
+from veorelay.simulator.faults import FaultInjector
+from veorelay.simulator.oauth import ServiceAccount, TokenAuthority
+from veorelay.simulator.owners import LimitExceeded, Limits, Owners
+from veorelay.simulator.render import render_cached, sweep_partial_renders
+from veorelay.simulator.store import Operation, OperationStore
+from veorelay.simulator.validation import RenderRequest, SimulatorError
 
 log = logging.getLogger("veorelay.simulator")
 
-RESPONSE_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse"
-RAI_REASON = (
-    "We encountered an issue with the audio for your prompt, which means we could not create "
-    "your video. This can sometimes happen due to our safety filters or other processing issues. "
-    "Please modify your request and try again. You have not been charged for this attempt."
-)
 _RESOLUTION_BY_HEIGHT = {720: Resolution.P720, 1080: Resolution.P1080, 2160: Resolution.K4}
+_GEMINI_QUOTA = "You exceeded your current quota, please check your plan and billing details."
+_QUOTA_IDS = {
+    "rpm": "PredictLongRunningRequestsPerMinutePerProjectPerModel",
+    "rpd": "PredictLongRunningRequestsPerDayPerProjectPerModel",
+    "max_concurrent": "ConcurrentOperationsPerProjectPerModel",
+}
 
 
 @dataclass(frozen=True)
@@ -58,7 +54,7 @@ class SimulatorConfig:
     data_dir: Path
     time_scale: float = 1.0
     api_keys: frozenset[str] = frozenset()  # empty: any non-empty key is accepted
-    retired_models: frozenset[str] = frozenset()
+    retired_models: frozenset[str] = frozenset()  # 404 on both surfaces
     file_ttl_seconds: float = 2 * 24 * 3600.0
     render_dir: Path | None = None  # default data_dir/renders; tests share one across servers
     clock: Callable[[], float] = field(default=time.time)
@@ -66,6 +62,12 @@ class SimulatorConfig:
     vertex_service_accounts: tuple[Path, ...] = ()
     vertex_projects: frozenset[str] = frozenset()  # empty: each account its own project_id
     vertex_token_seconds: float = 3600.0
+    # Faults and limits
+    faults: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    fault_seed: int | None = None
+    slow_seconds: float = 30.0  # how long a `slow` download stalls (times time_scale)
+    limits: Limits = field(default_factory=Limits)  # per owner
+    api_key_projects: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 class Simulator:
@@ -80,23 +82,46 @@ class Simulator:
             config.data_dir / "oauth-secret",
             config.clock,
         )
+        self.faults = FaultInjector(dict(config.faults), config.fault_seed)
+        self.owners = Owners(config.limits, config.time_scale)
+        self.slow_seconds = config.slow_seconds * config.time_scale
+        self.revoked_keys: set[str] = set()
+        self.revoked_projects: set[str] = set()
         self._renders: dict[str, asyncio.Task[None]] = {}
         self._render_slots = asyncio.Semaphore(1)
         self._seen_once: set[str] = set()
+        sweep_partial_renders(self.render_dir)
 
     def submit(
-        self, render: RenderRequest, model: str, operation_id: str, **vertex_fields: Any
+        self,
+        render: RenderRequest,
+        model: str,
+        operation_id: str,
+        owner: str,
+        *,
+        dialect: str = "gemini",
+        project: str = "",
+        location: str = "",
     ) -> Operation:
-        """Start an operation (markers may refuse it first), saved before it is answered."""
-        dialect = vertex_fields.get("dialect", "gemini")
-        self._inject_submit_faults(render.prompt, dialect)
+        """Start an operation (limits, faults and markers may refuse it first), saved before
+        it is answered."""
         now = self.config.clock()
-        resolution = _RESOLUTION_BY_HEIGHT[min(render.width, render.height)]
+        try:
+            self.owners.admit(owner, now)
+        except LimitExceeded as exc:
+            raise self._exhausted(dialect, exc.retry_after, exc.limit) from None
+        self._random_fault("submit", dialect)
+        self._marker_faults(render.prompt, dialect)
         outcome = "video"
         if "[sim:rai]" in render.prompt:
             outcome = "filtered"
         elif "[sim:fail]" in render.prompt:
             outcome = "error"
+        else:
+            outcome = {"rai": "filtered", "error": "error"}.get(
+                self.faults.draw("operation") or "", outcome
+            )
+        resolution = _RESOLUTION_BY_HEIGHT[min(render.width, render.height)]
         operation = Operation(
             id=operation_id,
             model=model,
@@ -111,15 +136,18 @@ class Simulator:
             download_token=secrets.token_urlsafe(16),
             sample_count=render.sample_count,
             storage_uri=render.storage_uri,
-            **vertex_fields,
+            dialect=dialect,
+            project=project,
+            location=location,
         )
         self.store.save(operation)
+        self.owners.accepted(owner, operation.ready_at, render.prompt, render.seed)
         if outcome == "video":
             self._start_render(operation)
         return operation
 
     def state(self, operation: Operation) -> str:
-        """ "running", "error", "filtered" or "video" (rendered and on disk)."""
+        """'running', 'error', 'filtered' or 'video' (rendered and on disk)."""
         if self.config.clock() < operation.ready_at:
             return "running"
         if operation.outcome != "video":
@@ -132,146 +160,47 @@ class Simulator:
     def expired(self, operation: Operation) -> bool:
         return self.config.clock() > operation.ready_at + self.config.file_ttl_seconds
 
-    async def token(self, request: Request) -> Response:
-        form = await request.form()
-        fields = {key: value for key, value in form.items() if isinstance(value, str)}
-        endpoint = str(request.url.replace(query=""))
-        try:
-            return JSONResponse(self.tokens.grant(fields, endpoint))
-        except OAuthError as exc:
-            return JSONResponse(exc.body(), status_code=400)
+    def poll_fault(self, dialect: str) -> None:
+        self._random_fault("poll", dialect)
 
-    async def get_model(self, request: Request) -> Response:
-        self.check_key(request)
-        model = request.path_params["model"]
-        if model in self.config.retired_models or model not in KNOWN_MODELS:
-            raise SimulatorError(404, "NOT_FOUND", f"models/{model} is not found.")
-        return JSONResponse(
+    def download_fault(self, dialect: str) -> str | None:
+        """Raise for an error answer; else the fault the bytes get (slow, truncate, reset)."""
+        kind = self.faults.draw("download")
+        if kind in ("500", "503"):
+            raise _server_error(kind)
+        return kind
+
+    def _random_fault(self, phase: str, dialect: str) -> None:
+        kind = self.faults.draw(phase)
+        if kind == "429":
+            raise self._exhausted(dialect, 20 * self.config.time_scale)  # Google says ~20 s
+        if kind == "reset":
+            raise ResetConnection()
+        if kind in ("500", "503"):
+            raise _server_error(kind)
+
+    def _exhausted(self, dialect: str, retry_after: float, limit: str | None = None) -> Exception:
+        details: list[dict[str, Any]] = [
             {
-                "name": f"models/{model}",
-                "displayName": _display_name(model),
-                "supportedGenerationMethods": ["predictLongRunning"],
+                "@type": "type.googleapis.com/google.rpc.RetryInfo",
+                "retryDelay": _duration(retry_after),
             }
-        )
-
-    def check_key(self, request: Request) -> None:
-        key = request.headers.get("x-goog-api-key") or request.query_params.get("key")
-        if not key:
-            raise SimulatorError(
-                403,
-                "PERMISSION_DENIED",
-                "Method doesn't allow unregistered callers (callers without established "
-                "identity). Please use API Key or other form of API consumer identity to call "
-                "this API.",
+        ]
+        if limit is not None:
+            details.append(
+                {
+                    "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                    "violations": [{"quotaId": _QUOTA_IDS[limit]}],
+                }
             )
-        if self.config.api_keys and key not in self.config.api_keys:
-            raise SimulatorError(
-                400,
-                "INVALID_ARGUMENT",
-                "API key not valid. Please pass a valid API key.",
-                [
-                    {
-                        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                        "reason": "API_KEY_INVALID",
-                        "domain": "googleapis.com",
-                    }
-                ],
-            )
+        message = vertex.QUOTA_MESSAGE if dialect == "vertex" else _GEMINI_QUOTA
+        return SimulatorError(429, "RESOURCE_EXHAUSTED", message, details)
 
-    async def predict(self, request: Request) -> Response:
-        self.check_key(request)
-        model = request.path_params["model"]
-        try:
-            body = await request.json()
-        except ValueError:
-            body = None
-        render = validate_predict(model, body, self.config.retired_models)
-        operation = self.submit(render, model, new_id())
-        return JSONResponse({"name": operation.name})
-
-    async def get_operation(self, request: Request) -> Response:
-        self.check_key(request)
-        operation = self.store.load(request.path_params["operation_id"])
-        if (
-            operation is None
-            or operation.dialect != "gemini"
-            or operation.model != request.path_params["model"]
-        ):
-            raise SimulatorError(404, "NOT_FOUND", "Operation not found.")
-        body: dict[str, Any] = {"name": operation.name}
-        state = self.state(operation)
-        if state == "error":
-            body.update(
-                done=True,
-                error={"code": 13, "message": "Video generation failed due to an internal error."},
-            )
-        elif state == "filtered":
-            body.update(
-                done=True,
-                response={
-                    "@type": RESPONSE_TYPE,
-                    "generateVideoResponse": {
-                        "raiMediaFilteredCount": 1,
-                        "raiMediaFilteredReasons": [RAI_REASON],
-                    },
-                },
-            )
-        elif state == "video":
-            uri = f"https://{request.url.netloc}/v1beta/files/{operation.id}:download?alt=media"
-            body.update(
-                done=True,
-                response={
-                    "@type": RESPONSE_TYPE,
-                    "generateVideoResponse": {"generatedSamples": [{"video": {"uri": uri}}]},
-                },
-            )
-        return JSONResponse(body)
-
-    async def download(self, request: Request) -> Response:
-        self.check_key(request)
-        operation = self._downloadable(request.path_params["file_id"])
-        target = request.url_for("file_bytes", file_id=operation.id).include_query_params(
-            token=operation.download_token
-        )
-        return RedirectResponse(str(target), status_code=302)
-
-    async def file_bytes(self, request: Request) -> Response:
-        operation = self._downloadable(request.path_params["file_id"])
-        if not secrets.compare_digest(
-            request.query_params.get("token", ""), operation.download_token
-        ):
-            raise SimulatorError(403, "PERMISSION_DENIED", "The download link is not valid.")
-        assert operation.render_file is not None
-        return FileResponse(operation.render_file, media_type="video/mp4")
-
-    def _downloadable(self, file_id: str) -> Operation:
-        operation = self.store.load(file_id)
-        if (
-            operation is None
-            or operation.dialect != "gemini"
-            or self.state(operation) != "video"
-            or self.expired(operation)
-        ):
-            raise SimulatorError(404, "NOT_FOUND", f"File files/{file_id} was not found.")
-        return operation
-
-    def _inject_submit_faults(self, prompt: str, dialect: str) -> None:
+    def _marker_faults(self, prompt: str, dialect: str) -> None:
         if "[sim:429]" in prompt or self._first_time(prompt, "[sim:429once]"):
-            raise SimulatorError(
-                429,
-                "RESOURCE_EXHAUSTED",
-                vertex.QUOTA_MESSAGE
-                if dialect == "vertex"
-                else "You exceeded your current quota, please check your plan and billing details.",
-                [
-                    {
-                        "@type": "type.googleapis.com/google.rpc.RetryInfo",
-                        "retryDelay": f"{20 * self.config.time_scale:g}s",
-                    }
-                ],  # Google says ~20 s
-            )
+            raise self._exhausted(dialect, 20 * self.config.time_scale)
         if self._first_time(prompt, "[sim:500once]"):
-            raise SimulatorError(500, "INTERNAL", "An internal error has occurred.")
+            raise _server_error("500")
 
     def _first_time(self, prompt: str, marker: str) -> bool:
         if marker not in prompt or prompt in self._seen_once:
@@ -304,14 +233,24 @@ class Simulator:
             self.store.save(operation)
 
 
+class ResetConnection(Exception):
+    """Answer nothing: close the connection (see delivery.ConnectionReset)."""
+
+
+def _server_error(kind: str) -> SimulatorError:
+    if kind == "503":
+        message = "The model is overloaded. Please try again later."
+        return SimulatorError(503, "UNAVAILABLE", message)
+    return SimulatorError(500, "INTERNAL", "An internal error has occurred.")
+
+
+def _duration(seconds: float) -> str:
+    """A google.protobuf.Duration in JSON: "20s", "0.1s" (never below a millisecond)."""
+    return f"{max(seconds, 0.001):.3f}".rstrip("0").rstrip(".") + "s"
+
+
 def _rendered(operation: Operation) -> bool:
     return operation.render_file is not None and Path(operation.render_file).exists()
-
-
-def _display_name(model: str) -> str:
-    words = model.removeprefix("veo-").split("-")
-    version, rest = words[0], [w for w in words[1:] if w not in ("generate",)]
-    return " ".join(["Veo", version, *(w.capitalize() for w in rest)])
 
 
 def create_simulator_app(config: SimulatorConfig) -> Starlette:
@@ -321,18 +260,16 @@ def create_simulator_app(config: SimulatorConfig) -> Starlette:
         assert isinstance(exc, SimulatorError)
         return JSONResponse(exc.body(), status_code=exc.http_status)
 
+    async def on_reset(request: Request, exc: Exception) -> Response:
+        return ConnectionReset()
+
     async def not_found(request: Request, exc: Exception) -> Response:
         return JSONResponse(SimulatorError(404, "NOT_FOUND", "Not found.").body(), status_code=404)
 
-    routes = [
-        Route("/v1beta/models/{model}:predictLongRunning", simulator.predict, methods=["POST"]),
-        Route("/v1beta/models/{model}/operations/{operation_id}", simulator.get_operation),
-        Route("/v1beta/models/{model}", simulator.get_model),
-        Route("/v1beta/files/{file_id}:download", simulator.download),
-        Route("/_sim/files/{file_id}.mp4", simulator.file_bytes, name="file_bytes"),
-        Route("/token", simulator.token, methods=["POST"]),
-        *vertex.routes(simulator),
-    ]
-    app = Starlette(routes=routes, exception_handlers={SimulatorError: on_error, 404: not_found})
+    routes = [*gemini.routes(simulator), *vertex.routes(simulator), *control.routes(simulator)]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={SimulatorError: on_error, ResetConnection: on_reset, 404: not_found},
+    )
     app.state.simulator = simulator
     return app

@@ -3,11 +3,17 @@
 The picture is a gradient in colours picked from the prompt and seed, the prompt's text, and
 a bar sweeping across in time; the sound is a tone whose pitch comes from the seed. Renders
 are cached by their inputs, so repeating a request is a file copy.
+
+A render is written to a `.part` file that its writer holds an exclusive `flock` on, then
+renamed; a `.part` nobody holds a lock on was left by a killed process and is swept at start.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+import logging
 import os
 import tempfile
 import textwrap
@@ -23,6 +29,7 @@ from veorelay.core.models import FPS
 
 SAMPLE_RATE = 48_000
 AUDIO_FRAME = 1024
+log = logging.getLogger("veorelay.simulator")
 
 
 def render_key(prompt: str, seed: int | None, width: int, height: int, seconds: int) -> str:
@@ -38,14 +45,38 @@ def render_cached(
     if not path.exists():
         cache_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".part")
-        os.close(fd)
         try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # held until done: a sweep leaves this file alone
             render_mp4(Path(tmp), prompt, seed, width, height, seconds)
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+            os.close(fd)
     return path
+
+
+def sweep_partial_renders(cache_dir: Path) -> int:
+    """Delete the `.part` files no live render holds (left by a kill -9); how many."""
+    swept = 0
+    for part in cache_dir.glob("*.part"):
+        try:
+            fd = os.open(part, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # another process is rendering it right now
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                part.unlink()
+                swept += 1
+        finally:
+            os.close(fd)
+    if swept:
+        log.info("removed %d unfinished render(s) left in %s", swept, cache_dir)
+    return swept
 
 
 def render_mp4(

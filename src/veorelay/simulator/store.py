@@ -8,12 +8,14 @@ import re
 import secrets
 import string
 import tempfile
+import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 _ALPHABET = string.ascii_lowercase + string.digits
 _ID = re.compile(r"[a-z0-9-]{1,64}")
+_STALE_PART_SECONDS = 60.0  # a save takes milliseconds: an older .part was left by a kill -9
 
 
 def new_id() -> str:
@@ -65,6 +67,12 @@ class OperationStore:
     def __init__(self, directory: Path):
         self._dir = directory
         self._dir.mkdir(parents=True, exist_ok=True)
+        for part in self._dir.glob("*.part"):
+            try:
+                if part.stat().st_mtime < time.time() - _STALE_PART_SECONDS:
+                    part.unlink()
+            except FileNotFoundError:
+                pass
 
     def save(self, operation: Operation) -> None:
         fd, tmp = tempfile.mkstemp(dir=self._dir, suffix=".part")

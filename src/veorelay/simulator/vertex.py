@@ -4,6 +4,7 @@
     POST /v1/projects/{p}/locations/{l}/publishers/google/models/{m}:fetchPredictOperation
     GET  /v1beta1/publishers/google/models/{m}                      (a cheap probe)
     GET  /storage/v1/b/{bucket}/o/{object}?alt=media                (results with storageUri)
+    POST /token                                     (OAuth: service-account JWT -> access token)
 
 (`v1beta1` serves the same predict and poll paths, as google-genai uses it.) Every call
 needs `Authorization: Bearer <token from POST /token>`; see oauth.py.
@@ -18,10 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from veorelay.simulator.oauth import Principal
+from veorelay.simulator.delivery import TRUNCATE_FRACTION, ConnectionReset, file_answer
+from veorelay.simulator.oauth import OAuthError, Principal
 from veorelay.simulator.store import Operation, new_vertex_id
 from veorelay.simulator.validation import (
     VERTEX_MODELS,
@@ -53,9 +55,21 @@ class VertexApi:
     def __init__(self, simulator: Simulator):
         self.sim = simulator
 
+    async def token(self, request: Request) -> Response:
+        form = await request.form()
+        fields = {key: value for key, value in form.items() if isinstance(value, str)}
+        endpoint = str(request.url.replace(query=""))
+        try:
+            return JSONResponse(self.sim.tokens.grant(fields, endpoint))
+        except OAuthError as exc:
+            return JSONResponse(exc.body(), status_code=400)
+
+    def may_use(self, principal: Principal, project: str) -> bool:
+        return project in principal.projects and project not in self.sim.revoked_projects
+
     def authorize(self, request: Request, project: str | None = None) -> Principal:
         principal = self.sim.tokens.principal(request.headers.get("authorization"))
-        if project is not None and project not in principal.projects:
+        if project is not None and not self.may_use(principal, project):
             resource = _resource(request)
             raise SimulatorError(
                 403,
@@ -82,6 +96,7 @@ class VertexApi:
             render,
             params["model"],
             new_vertex_id(),
+            f"vertex:{params['project']}",
             dialect="vertex",
             project=params["project"],
             location=params["location"],
@@ -90,6 +105,7 @@ class VertexApi:
 
     async def fetch(self, request: Request) -> Response:
         self.authorize(request, request.path_params["project"])
+        self.sim.poll_fault("vertex")
         body = await _json(request)
         name = body.get("operationName") if isinstance(body, dict) else None
         if not isinstance(name, str) or "/operations/" not in name:
@@ -103,10 +119,19 @@ class VertexApi:
             or resource != _resource(request)
         ):
             raise SimulatorError(404, "NOT_FOUND", f"Operation {name} not found.")
-        return JSONResponse(await self._operation_body(operation))
-
-    async def _operation_body(self, operation: Operation) -> dict[str, Any]:
         state = self.sim.state(operation)
+        fault = None
+        if state == "video" and operation.storage_uri is None:
+            fault = self.sim.download_fault("vertex")  # the poll carries the video
+            if fault == "reset":
+                return ConnectionReset()
+            if fault == "slow":
+                await asyncio.sleep(self.sim.slow_seconds)
+        return JSONResponse(await self._operation_body(operation, state, fault == "truncate"))
+
+    async def _operation_body(
+        self, operation: Operation, state: str, truncate: bool
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"name": operation.name, "done": state != "running"}
         if state == "error":
             body["error"] = {"code": 3, "message": FAILURE_MESSAGE}
@@ -120,11 +145,11 @@ class VertexApi:
             body["response"] = {
                 "@type": RESPONSE_TYPE,
                 "raiMediaFilteredCount": 0,
-                "videos": await self._videos(operation),
+                "videos": await self._videos(operation, truncate),
             }
         return body
 
-    async def _videos(self, operation: Operation) -> list[dict[str, str]]:
+    async def _videos(self, operation: Operation, truncate: bool) -> list[dict[str, str]]:
         count = operation.sample_count
         if operation.storage_uri is not None:
             prefix = operation.storage_uri.rstrip("/")
@@ -133,7 +158,7 @@ class VertexApi:
                 for i in range(count)
             ]
         assert operation.render_file is not None
-        data = await asyncio.to_thread(_read_b64, Path(operation.render_file))
+        data = await asyncio.to_thread(_read_b64, Path(operation.render_file), truncate)
         return [{"bytesBase64Encoded": data, "mimeType": "video/mp4"} for _ in range(count)]
 
     async def publisher_model(self, request: Request) -> Response:
@@ -163,7 +188,7 @@ class VertexApi:
         operation = self._stored_operation(bucket, name)
         if operation is None:
             return _storage_error(404, f"No such object: {bucket}/{name}", "notFound")
-        if operation.project not in principal.projects:
+        if not self.may_use(principal, operation.project):
             return _storage_error(
                 403,
                 f"{principal.client_email} does not have storage.objects.get access to the "
@@ -171,7 +196,8 @@ class VertexApi:
                 "forbidden",
             )
         assert operation.render_file is not None
-        return FileResponse(operation.render_file, media_type="video/mp4")
+        fault = self.sim.download_fault("vertex")
+        return file_answer(Path(operation.render_file), "video/mp4", fault, self.sim.slow_seconds)
 
     def _stored_operation(self, bucket: str, name: str) -> Operation | None:
         match = _OBJECT.fullmatch(name)
@@ -194,6 +220,7 @@ class VertexApi:
 def routes(simulator: Simulator) -> list[Route]:
     api = VertexApi(simulator)
     result = [
+        Route("/token", api.token, methods=["POST"]),
         Route("/v1beta1/publishers/google/models/{model}", api.publisher_model),
         Route("/storage/v1/b/{bucket}/o/{object:path}", api.storage_object),
     ]
@@ -220,8 +247,11 @@ async def _json(request: Request) -> Any:
         return None
 
 
-def _read_b64(path: Path) -> str:
-    return base64.b64encode(path.read_bytes()).decode()
+def _read_b64(path: Path, truncate: bool) -> str:
+    data = path.read_bytes()
+    if truncate:
+        data = data[: int(len(data) * TRUNCATE_FRACTION)]
+    return base64.b64encode(data).decode()
 
 
 def _storage_error(status: int, message: str, reason: str) -> Response:

@@ -10,6 +10,7 @@ Neither the token nor the key appears in a repr, a log line or an exception mess
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -48,9 +49,11 @@ class ServiceAccountTokens:
             raise ValueError(f"not a usable service-account key: {reason}") from None
         self.email: str = self._credentials.service_account_email
         self._lock = asyncio.Lock()
+        # A caller cancelled while its refresh runs frees `_lock`, not the thread: this keeps
+        # a second refresh of the same credentials from running beside the first.
+        self._thread_lock = threading.Lock()
         self._token: str | None = None
         self._refresh_at = 0.0  # time.monotonic()
-        self.refreshes = 0
 
     def __repr__(self) -> str:
         return f"ServiceAccountTokens({self.email!r})"
@@ -68,7 +71,6 @@ class ServiceAccountTokens:
             token, lifetime = await asyncio.to_thread(self._refresh)
             self._token = token
             self._refresh_at = time.monotonic() + lifetime - min(REFRESH_MARGIN, lifetime / 10)
-            self.refreshes += 1
             return token
 
     def _current(self, rejected: str | None) -> str | None:
@@ -79,6 +81,10 @@ class ServiceAccountTokens:
 
     def _refresh(self) -> tuple[str, float]:
         """In a worker thread: ask the token endpoint; (token, seconds it stays valid)."""
+        with self._thread_lock:
+            return self._refresh_locked()
+
+    def _refresh_locked(self) -> tuple[str, float]:
         session = requests.Session()
         try:
             self._credentials.refresh(_TimedRequest(session))

@@ -12,9 +12,11 @@ from veorelay.upstream.errors import RetryableUpstreamError, UpstreamError
 MAX_ERROR_BODY = 256 * 1024  # an error body past this is not google.rpc.Status anyway
 
 
-def transport_error(exc: httpx.TransportError) -> RetryableUpstreamError:
+def transport_error(exc: httpx.TransportError, *, reading: bool = False) -> RetryableUpstreamError:
     if isinstance(exc, httpx.TimeoutException):
         return RetryableUpstreamError(f"upstream timed out ({type(exc).__name__})")
+    if reading:
+        return RetryableUpstreamError(f"upstream connection lost mid-answer ({type(exc).__name__})")
     return RetryableUpstreamError(f"upstream unreachable ({type(exc).__name__})")
 
 
@@ -31,7 +33,7 @@ async def stream_chunks(response: httpx.Response) -> AsyncGenerator[bytes, None]
         async for chunk in response.aiter_bytes():
             yield chunk
     except httpx.TransportError as exc:
-        raise transport_error(exc) from None
+        raise transport_error(exc, reading=True) from None
 
 
 async def streamed_error(response: httpx.Response, *, about_model: bool = False) -> UpstreamError:
