@@ -182,6 +182,7 @@ def simulator(
         host=host,
         port=port,
         log_level=settings.log_level,
+        access_log=False,  # its lines would show keys sent as ?key=
         http=AbortableProtocol,  # lets the `reset` fault close a connection with no answer
     )
 
