@@ -119,7 +119,14 @@ def test_reset_fault_closes_connections_under_the_command(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize(
-    "bad", [["--faults", "teapot=0.5"], ["--faults", "429=2"], ["--api-key-project", "nokey"]]
+    "bad",
+    [
+        ["--faults", "teapot=0.5"],
+        ["--faults", "429=2"],
+        ["--api-key-project", "nokey"],
+        ["--vertex-service-account", "/no/such/file.json"],
+        ["--vertex-service-account", __file__],
+    ],
 )
 def test_bad_flags_are_refused(tmp_path: Path, bad: list[str]) -> None:
     result = subprocess.run(
