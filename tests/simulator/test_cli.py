@@ -56,7 +56,8 @@ def test_simulator_command_wires_every_flag(tmp_path: Path) -> None:
         "--vertex-token-seconds",
         "120",
     ]
-    process = Process(args, {}, tmp_path / "sim.log", f"{url}/_simulator/stats").start()
+    env = {"VEORELAY_LOG_LEVEL": "debug"}
+    process = Process(args, env, tmp_path / "sim.log", f"{url}/_simulator/stats").start()
     try:
         with httpx.Client(base_url=url) as client:
             body = {"instances": [{"prompt": "x [sim:fail]"}], "parameters": {"durationSeconds": 4}}
@@ -90,7 +91,10 @@ def test_simulator_command_wires_every_flag(tmp_path: Path) -> None:
                 client.post(vertex.format("proj-b", model), json=body, headers=headers).status_code
                 == 403
             )
-        assert "k1" not in process.log().replace("--api-key", "")
+            secret = "AIzaSyQueryKeyThatMustNotBeLogged"
+            client.get(f"/v1beta/models/{MODEL}?key={secret}")
+            client.post("/_simulator/keys/revoke", json={"key": secret})
+        assert secret not in process.log()
     finally:
         process.stop()
 
@@ -115,7 +119,14 @@ def test_reset_fault_closes_connections_under_the_command(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize(
-    "bad", [["--faults", "teapot=0.5"], ["--faults", "429=2"], ["--api-key-project", "nokey"]]
+    "bad",
+    [
+        ["--faults", "teapot=0.5"],
+        ["--faults", "429=2"],
+        ["--api-key-project", "nokey"],
+        ["--vertex-service-account", "/no/such/file.json"],
+        ["--vertex-service-account", __file__],
+    ],
 )
 def test_bad_flags_are_refused(tmp_path: Path, bad: list[str]) -> None:
     result = subprocess.run(

@@ -26,7 +26,7 @@ from google.oauth2 import service_account
 from tests.helpers import free_port
 from tests.simulator.serving import serve
 from tests.vertex_accounts import make_service_account
-from veorelay.simulator.app import SimulatorConfig, create_simulator_app
+from veorelay.simulator.app import Simulator, SimulatorConfig, create_simulator_app
 
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 PROJECT = "proj-a"
@@ -47,6 +47,7 @@ class Vertex:
     client: httpx.Client
     account_file: Path
     other_account_file: Path  # proj-b's service account
+    simulator: Simulator
 
     def headers(self, account_file: Path | None = None) -> dict[str, str]:
         credentials = credentials_for(account_file or self.account_file)
@@ -69,7 +70,7 @@ def vertex(tmp_path: Path) -> Iterator[Vertex]:
     )
     app = create_simulator_app(config)
     with serve(app, port) as url, httpx.Client(base_url=url, timeout=30) as client:
-        yield Vertex(url, client, account, other)
+        yield Vertex(url, client, account, other, app.state.simulator)
 
 
 def predict(vertex: Vertex, prompt: str = "a cat", path: str = MODEL_PATH, **params: Any) -> Any:
@@ -386,3 +387,30 @@ def test_gemini_paths_still_work_beside_vertex(vertex: Vertex) -> None:
     )
     assert response.status_code == 200
     assert response.json()["name"].startswith("models/veo-3.1-fast-generate-preview/operations/")
+
+
+def test_download_faults_reach_inline_and_gcs_results(vertex: Vertex) -> None:
+    inline = wait_done(vertex, predict(vertex, "inline").json()["name"])
+    full = base64.b64decode(inline["response"]["videos"][0]["bytesBase64Encoded"])
+    name = predict(vertex, "inline").json()["name"]
+    wait_done(vertex, name)
+    vertex.simulator.faults.rates = {"truncate": 1.0}
+    cut = vertex.client.post(
+        f"{MODEL_PATH}:fetchPredictOperation",
+        json={"operationName": name},
+        headers=vertex.headers(),
+    )
+    data = base64.b64decode(cut.json()["response"]["videos"][0]["bytesBase64Encoded"])
+    assert 0 < len(data) < len(full)
+    assert full.startswith(data)
+
+    vertex.simulator.faults.rates = {}
+    gcs = predict(vertex, "inline", storageUri="gs://b/x").json()["name"]
+    uri = wait_done(vertex, gcs)["response"]["videos"][0]["gcsUri"]
+    url = "/storage/v1/b/b/o/" + quote(uri.removeprefix("gs://b/"), safe="") + "?alt=media"
+    vertex.simulator.faults.rates = {"503": 1.0}
+    assert vertex.client.get(url, headers=vertex.headers()).status_code == 503
+    vertex.simulator.faults.rates = {"reset": 1.0}
+    with pytest.raises(httpx.RemoteProtocolError):
+        vertex.client.get(url, headers=vertex.headers())
+    assert vertex.simulator.faults.counts == {"truncate": 1, "503": 1, "reset": 1}

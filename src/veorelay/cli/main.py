@@ -111,7 +111,7 @@ def simulator(
         str | None,
         typer.Option(
             help="Vertex projects the service accounts may use, comma-separated "
-            "[default: each account's own project_id]."
+            "(default: each account's own project_id)."
         ),
     ] = None,
     vertex_token_seconds: Annotated[
@@ -179,11 +179,18 @@ def simulator(
         limits=Limits(rpm=rpm, rpd=rpd, max_concurrent=max_concurrent),
         api_key_projects=key_projects,
     )
+    try:
+        simulator_app = create_simulator_app(config)
+    except (OSError, ValueError, KeyError) as exc:
+        raise typer.BadParameter(
+            f"cannot read a service account: {exc!r}", param_hint="--vertex-service-account"
+        ) from None
     uvicorn.run(
-        create_simulator_app(config),
+        simulator_app,
         host=host,
         port=port,
         log_level=settings.log_level,
+        access_log=False,  # its lines would show keys sent as ?key=
         http=AbortableProtocol,  # lets the `reset` fault close a connection with no answer
     )
 
