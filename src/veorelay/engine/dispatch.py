@@ -111,8 +111,11 @@ def deadline_failure(task: Task) -> Failure:
     return Failure("timeout", "The video was not ready in time; you have not been charged.")
 
 
-async def dispatch(db: Database, now: float, limit: int, recheck_seconds: float) -> int:
-    """Assign up to `limit` queued tasks to channels. Returns how many were assigned."""
+async def dispatch(
+    db: Database, now: float, limit: int, recheck_seconds: float, minute_seconds: float = 60.0
+) -> int:
+    """Assign up to `limit` queued tasks to channels. Returns how many were assigned.
+    `minute_seconds` is the requests-per-minute window (scaled with the engine in tests)."""
     async with db.write() as conn:
         channels = await channel_db.list_channels(conn, lock=True)
         await _fail_overdue(conn, now)
@@ -124,7 +127,7 @@ async def dispatch(db: Database, now: float, limit: int, recheck_seconds: float)
             channels,
             now,
             await channel_db.in_flight(conn),
-            await channel_db.submits_since(conn, now - 60.0),
+            await channel_db.submits_since(conn, now - minute_seconds),
             await channel_db.submits_since(conn, quota_day_start(now)),
         )
         failing = {

@@ -141,7 +141,13 @@ class Engine:
             return
         submit_room = self.submit_concurrency - len(self._submitting)
         if submit_room > 0:
-            await dispatch(self.ctx.db, self.ctx.clock(), submit_room, self.tick_seconds)
+            await dispatch(
+                self.ctx.db,
+                self.ctx.clock(),
+                submit_room,
+                self.tick_seconds,
+                minute_seconds=60.0 * self.ctx.time_scale,
+            )
         async with self.ctx.db.write() as conn:
             leased = await task_db.lease_due(conn, self.ctx.clock(), self.lease_seconds, free)
         for task in leased:
