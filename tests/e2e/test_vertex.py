@@ -1,0 +1,84 @@
+"""Veo through Vertex AI end to end: the unmodified `openai` SDK against the gateway, whose
+channel talks to the simulator in Vertex mode with the real google-auth service-account flow;
+results inline (base64 in the operation) and through Cloud Storage."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Gateway, gateway_env, start_gateway, start_simulator
+from tests.helpers import free_port
+from tests.vertex_accounts import make_service_account
+from veorelay.media.probe import probe
+
+PROJECT = "veorelay-vertex-e2e"
+FAST = "veo-3.1-fast-generate-preview"
+
+
+@pytest.fixture(scope="module")
+def vertex_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gateway, str]]:
+    directory = tmp_path_factory.mktemp("vertex-e2e")
+    port = free_port()
+    account = make_service_account(directory / "keys", PROJECT, f"http://127.0.0.1:{port}/token")
+    simulator, url = start_simulator(
+        directory, "0.01", "--vertex-service-account", str(account), port=port
+    )
+    data_dir = directory / "data"
+    env = gateway_env(data_dir, None)  # no Gemini key: the Vertex channel is the upstream
+    gateway = start_gateway(data_dir, env)
+    added = subprocess.run(
+        [sys.executable, "-m", "veorelay", "channel", "add", "--name", "vertex-1", "--kind",
+         "vertex", "--credentials-file", str(account), "--location", "us-central1",
+         "--base-url", url, "--storage-base-url", url, "--json"],
+        env={**os.environ, **env}, capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    assert json.loads(added.stdout)["project"] == PROJECT
+    yield gateway, url
+    gateway.process.stop()
+    simulator.stop()
+
+
+def set_storage(gateway: Gateway, uri: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "veorelay", "channel", "update", "vertex-1", *(
+            ["--storage-uri", uri] if uri else ["--clear", "storage_uri"]
+        )],
+        env={**os.environ, **gateway.env}, capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("results", ["inline", "gcs"])
+def test_openai_sdk_create_and_poll_through_vertex(
+    vertex_gateway: tuple[Gateway, str], results: str, tmp_path: Path
+) -> None:
+    gateway, _ = vertex_gateway
+    set_storage(gateway, "gs://veorelay-e2e-results/videos/" if results == "gcs" else "")
+    token, account_id = gateway.token(balance="5")
+    client = gateway.client(token)
+    video = client.videos.create_and_poll(
+        model=FAST,
+        prompt=f"A lighthouse at dusk, through Vertex ({results})",
+        seconds="4",
+        size="1280x720",
+        poll_interval_ms=100,
+    )
+    assert video.status == "completed", video
+    path = tmp_path / "video.mp4"
+    client.videos.download_content(video.id).write_to_file(path)
+    info = probe(path)
+    assert (info.width, info.height, round(info.duration)) == (1280, 720, 4)
+    ((upstream_model, channel_name, cost),) = gateway.query(
+        "SELECT tasks.upstream_model, channels.name, tasks.upstream_cost_micros FROM tasks "
+        "JOIN channels ON channels.id = tasks.channel_id WHERE tasks.id = ?",
+        video.id,
+    )
+    assert (upstream_model, channel_name) == ("veo-3.1-fast-generate-001", "vertex-1")
+    assert cost == 4 * 150_000
+    assert gateway.balance(account_id) == 5_000_000 - 300_000
