@@ -226,3 +226,34 @@ def test_a_key_revoked_mid_run_disables_its_channel_and_work_moves(pool_dir: Pat
     finally:
         gateway.process.stop()
         simulator.stop()
+
+
+def test_kill_9_while_google_holds_accepted_submits_exposes_at_most_one_batch(
+    pool_dir: Path,
+) -> None:
+    """The window between Google accepting a submit and us recording its operation: the
+    simulator creates each operation and then holds its answer, and the gateway dies inside
+    that window. Only the submits then in flight (one small batch) may render twice."""
+    simulator, url, env, gateway = started(pool_dir, "--submit-answer-delay", "1.5", keys=KEYS[:1])
+    try:
+        token, _ = gateway.token(balance="100")
+        ids = [create(gateway, token, f"window scene {i}") for i in range(12)]
+        deadline = time.monotonic() + 60
+        while stats(url)["totals"]["submits"] == 0:  # type: ignore[index]
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        gateway.process.kill()  # operations exist upstream; their answers are still held
+        ((submitting,),) = gateway.query("SELECT count(*) FROM tasks WHERE state = 'submitting'")
+        assert int(str(submitting)) >= 1
+        gateway = start_gateway(gateway.data_dir, env)
+        states = wait_terminal(gateway, ids, seconds=300)
+        assert {states[i][0] for i in ids} == {"completed"}
+        assert_settled_once(gateway, {i: states[i] for i in ids})
+        totals = stats(url)["totals"]
+        assert isinstance(totals, dict)
+        ((resubmits,),) = gateway.query("SELECT coalesce(sum(resubmits), 0) FROM tasks")
+        assert 1 <= totals["duplicate_submits"] <= int(str(resubmits))
+        assert totals["duplicate_submits"] <= 4  # VEORELAY_ENGINE_SUBMIT_CONCURRENCY
+    finally:
+        gateway.process.stop()
+        simulator.stop()

@@ -130,6 +130,10 @@ def simulator(
     slow_seconds: Annotated[
         float, typer.Option(help="How long a slow download stalls (times the time scale).")
     ] = 30.0,
+    submit_answer_delay: Annotated[
+        float,
+        typer.Option(help="Seconds each submit's answer is held after its operation exists."),
+    ] = 0.0,
     rpm: Annotated[
         int | None,
         typer.Option(help="Submits per minute per owner (key's project or Vertex project)."),
@@ -176,6 +180,7 @@ def simulator(
         faults=fault_rates,
         fault_seed=fault_seed,
         slow_seconds=slow_seconds,
+        submit_answer_delay=submit_answer_delay,
         limits=Limits(rpm=rpm, rpd=rpd, max_concurrent=max_concurrent),
         api_key_projects=key_projects,
     )

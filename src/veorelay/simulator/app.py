@@ -66,6 +66,9 @@ class SimulatorConfig:
     faults: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     fault_seed: int | None = None
     slow_seconds: float = 30.0  # how long a `slow` download stalls (times time_scale)
+    # Hold each submit's answer this long after its operation exists (real seconds): the
+    # window in which a gateway that dies has had its request accepted but not answered.
+    submit_answer_delay: float = 0.0
     limits: Limits = field(default_factory=Limits)  # per owner
     api_key_projects: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -91,6 +94,10 @@ class Simulator:
         self._render_slots = asyncio.Semaphore(1)
         self._seen_once: set[str] = set()
         sweep_partial_renders(self.render_dir)
+
+    async def hold_submit_answer(self) -> None:
+        if self.config.submit_answer_delay > 0:
+            await asyncio.sleep(self.config.submit_answer_delay)
 
     def submit(
         self,

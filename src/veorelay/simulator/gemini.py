@@ -95,6 +95,7 @@ class GeminiApi:
             body = None
         render = validate_predict(model, body, self.sim.config.retired_models)
         operation = self.sim.submit(render, model, new_id(), owner)
+        await self.sim.hold_submit_answer()
         return JSONResponse({"name": operation.name})
 
     async def get_operation(self, request: Request) -> Response:

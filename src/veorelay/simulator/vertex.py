@@ -101,6 +101,7 @@ class VertexApi:
             project=params["project"],
             location=params["location"],
         )
+        await self.sim.hold_submit_answer()
         return JSONResponse({"name": operation.name})
 
     async def fetch(self, request: Request) -> Response:
