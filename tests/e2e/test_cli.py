@@ -116,3 +116,11 @@ def test_token_create_refuses_a_bad_balance(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "balance" in result.stderr.lower()
+
+
+def test_help_keeps_bracketed_text_and_shows_flags_as_flags() -> None:
+    serve = run_cli("serve", "--help", env={"COLUMNS": "100"})
+    assert "Listen address [env VEORELAY_HOST]." in serve.stdout
+    listing = run_cli("account", "list", "--help", env={"COLUMNS": "100"})
+    assert "--json  Print JSON for scripts." in listing.stdout
+    assert "<bool>" not in listing.stdout

@@ -23,6 +23,7 @@ app = typer.Typer(
     help="veorelay: a self-hostable gateway for Google's Veo 3.1 video models.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
 )
 app.add_typer(operator.account_app, name="account")
 app.add_typer(operator.token_app, name="token")
@@ -93,7 +94,7 @@ class _GatewayServer(uvicorn.Server):
 
 @app.command()
 def worker() -> None:
-    """Run only the task engine (no HTTP API), e.g. as a separate process beside `serve`."""
+    """Run only the task engine (no HTTP API), as a separate process beside `serve`."""
     from veorelay.app import running_services
 
     settings = Settings()

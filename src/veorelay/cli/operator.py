@@ -74,7 +74,9 @@ def command(
 
 # --- account ---------------------------------------------------------------------------
 
-account_app = typer.Typer(help="Accounts and their balances.", no_args_is_help=True)
+account_app = typer.Typer(
+    help="Accounts and their balances.", no_args_is_help=True, rich_markup_mode=None
+)
 NoteOpt = Annotated[str | None, typer.Option(help="Why, for the ledger.")]
 
 
@@ -166,7 +168,7 @@ def account_ledger(
 
 # --- token -----------------------------------------------------------------------------
 
-token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True, rich_markup_mode=None)
 GroupOpt = Annotated[str | None, typer.Option(help="Price group (default: default).")]
 ModeOpt = Annotated[BillingMode | None, typer.Option(help="Billing mode (default: per_request).")]
 ExpiresOpt = Annotated[float | None, typer.Option(help="UNIX time when the token stops working.")]
@@ -331,7 +333,9 @@ def token_update(
 
 # --- price and group -------------------------------------------------------------------
 
-price_app = typer.Typer(help="Models and their prices.", no_args_is_help=True)
+price_app = typer.Typer(
+    help="Models and their prices.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 @price_app.command("list")
@@ -381,7 +385,9 @@ def price_delete(model: str, as_json: JsonFlag = False) -> None:
     command(lambda s: admin_catalog.delete_model(model, s), as_json)
 
 
-group_app = typer.Typer(help="Price groups (multipliers).", no_args_is_help=True)
+group_app = typer.Typer(
+    help="Price groups (multipliers).", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 @group_app.command("list")
@@ -410,7 +416,7 @@ def group_delete(name: str, as_json: JsonFlag = False) -> None:
 
 # --- redemption codes and usage --------------------------------------------------------
 
-codes_app = typer.Typer(help="Redemption codes.", no_args_is_help=True)
+codes_app = typer.Typer(help="Redemption codes.", no_args_is_help=True, rich_markup_mode=None)
 
 
 @codes_app.command("create")
@@ -471,7 +477,9 @@ def codes_revoke(
         command(lambda s: admin_usage.revoke_code(code_id, s), as_json)
 
 
-usage_app = typer.Typer(help="The usage log: one record per video task.", no_args_is_help=True)
+usage_app = typer.Typer(
+    help="The usage log: one record per video task.", no_args_is_help=True, rich_markup_mode=None
+)
 AccountFilter = Annotated[str | None, typer.Option("--account", help="Only this account.")]
 TokenFilter = Annotated[str | None, typer.Option("--token", help="Only this token id.")]
 ModelFilter = Annotated[str | None, typer.Option("--model", help="Only this model.")]
