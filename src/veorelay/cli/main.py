@@ -31,7 +31,7 @@ app.add_typer(operator.price_app, name="price")
 app.add_typer(operator.group_app, name="group")
 app.add_typer(operator.codes_app, name="redeem-codes")
 app.add_typer(operator.usage_app, name="usage")
-app.command(help="Generate a video through a running gateway and save the MP4.")(generate)
+app.command()(generate)
 console = Console(stderr=True)
 log = logging.getLogger("veorelay")
 
