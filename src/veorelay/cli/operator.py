@@ -16,12 +16,14 @@ from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from veorelay.api.admin import accounts as admin_accounts
 from veorelay.api.admin import catalog as admin_catalog
 from veorelay.api.admin import tokens as admin_tokens
 from veorelay.api.admin import usage as admin_usage
+from veorelay.cli.display import cell, usd
 from veorelay.core.lifecycle import TaskState
 from veorelay.core.pricing import BillingMode
 from veorelay.db.usage import UsageFilter
@@ -57,12 +59,14 @@ def emit(result: Any, as_json: bool, columns: list[str] | None = None) -> None:
     rows = result.get("data") if isinstance(result, dict) else None
     if rows is None:
         for key, value in result.items():
-            out.print(f"[bold]{key}[/]: {value}")
+            out.print(f"[bold]{key}[/]: {escape(cell(key, value))}", soft_wrap=True)
         return
     headers = columns or (list(rows[0]) if rows else [])
-    table = Table(*headers)
+    table = Table()
+    for header in headers:  # folded, never cut: an id or a model name must stay whole
+        table.add_column(header, overflow="fold")
     for row in rows:
-        table.add_row(*(str(row.get(h, "")) for h in headers))
+        table.add_row(*(escape(cell(h, row.get(h))) for h in headers))
     out.print(table)
 
 
@@ -250,7 +254,8 @@ def token_create(
         return
     err.print(
         f"[green]Created token[/] {result['token_id']} for account {result['account_id']} "
-        f"(balance ${result['balance_usd']}). Store the secret now; it is not shown again:"
+        f"(balance {usd(result['balance_usd'])}). Store the secret now; it is not shown again:",
+        soft_wrap=True,
     )
     print(result["token"])
 
@@ -432,7 +437,9 @@ def codes_create(
     if as_json:
         emit(result, True)
         return
-    err.print(f"[green]Batch[/] {result['batch_id']}: {count} code(s) of ${result['amount_usd']}:")
+    err.print(
+        f"[green]Batch[/] {result['batch_id']}: {count} code(s) of {usd(result['amount_usd'])}:"
+    )
     for code in result["codes"]:
         print(code)
 
