@@ -237,3 +237,43 @@ def test_tables_fold_long_values_rather_than_cut_them(cli: Any) -> None:
     assert "…" not in shown
     cells = "".join(line.split("│")[1].strip() for line in shown.splitlines() if "│" in line)
     assert "veo-a-model-name-longer-than-any-column-would-be" in cells
+
+
+def run_in(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A command run by a person in `directory`, with no VEORELAY_DATA_DIR set."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VEORELAY_")}
+    return subprocess.run(
+        [sys.executable, "-m", "veorelay", *args],
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_every_operator_command_names_its_database(tmp_path: Path) -> None:
+    created = run_in(tmp_path, "token", "create", "--name", "me", "--balance", "10")
+    assert created.returncode == 0, created.stderr
+    where = f"database: sqlite+aiosqlite:///{tmp_path.resolve() / 'data' / 'veorelay.db'}"
+    assert created.stderr.splitlines()[0] == where
+    listed = run_in(tmp_path, "account", "list", "--json")
+    assert listed.stderr.splitlines() == [where]
+    assert json.loads(listed.stdout)["data"][0]["name"] == "me"
+
+
+def test_a_token_made_in_a_new_database_does_not_look_like_success(tmp_path: Path) -> None:
+    created = run_in(tmp_path, "token", "create", "--name", "me", "--balance", "10")
+    last = created.stderr.splitlines()[-1]
+    assert last.startswith("warning: this command created the database above")
+    assert "refuses tokens made here (401)" in last
+    again = run_in(tmp_path, "token", "create", "--name", "me", "--balance", "10", "--json")
+    assert "warning:" not in again.stderr  # the database exists now
+
+
+def test_no_warning_in_a_database_a_gateway_set_up(tmp_path: Path) -> None:
+    assert run_in(tmp_path, "migrate").returncode == 0  # as `serve` does at start
+    created = run_in(tmp_path, "token", "create", "--name", "me", "--balance", "10")
+    assert created.returncode == 0
+    assert "warning:" not in created.stderr
+    assert "Created token" in created.stderr

@@ -157,7 +157,9 @@ def migrate() -> None:
             await db.dispose()
 
     asyncio.run(run())
-    console.print("database is up to date")
+    console.print(
+        f"database {settings.database_description} is up to date", highlight=False, markup=False
+    )
 
 
 def main() -> None:

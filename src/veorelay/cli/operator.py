@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy import inspect
 
 from veorelay.api.admin import accounts as admin_accounts
 from veorelay.api.admin import catalog as admin_catalog
@@ -26,6 +27,7 @@ from veorelay.api.admin import usage as admin_usage
 from veorelay.cli.display import cell, usd
 from veorelay.core.lifecycle import TaskState
 from veorelay.core.pricing import BillingMode
+from veorelay.db.database import Database
 from veorelay.db.usage import UsageFilter
 from veorelay.errors import VeorelayError
 from veorelay.services import Services
@@ -38,11 +40,24 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts."
 
 def execute(call: Callable[[Services], Awaitable[Any]]) -> Any:
     """Run `call` with the services of the configured database (no engine, no upstream)."""
+    result, created = run(call)
+    if created:
+        warn_new_database()
+    return result
+
+
+def run(call: Callable[[Services], Awaitable[Any]]) -> tuple[Any, bool]:
+    """The result of `call`, and whether this command created the database. Says on stderr
+    which database it uses: a command run from another directory uses another ./data."""
     from veorelay.app import running_services
 
-    async def main() -> Any:
-        async with running_services(Settings(), with_engine=False) as services:
-            return await call(services)
+    settings = Settings()
+    err.print(f"database: {escape(settings.database_description)}", soft_wrap=True, highlight=False)
+
+    async def main() -> tuple[Any, bool]:
+        created = not await has_schema(settings.resolved_database_url)
+        async with running_services(settings, with_engine=False) as services:
+            return await call(services), created
 
     try:
         return asyncio.run(main())
@@ -50,6 +65,28 @@ def execute(call: Callable[[Services], Awaitable[Any]]) -> Any:
         where = f" in {exc.param}" if exc.param else ""
         err.print(f"[red]error[/] ({exc.code}{where}): {exc.message}")
         raise typer.Exit(1) from None
+
+
+async def has_schema(url: str) -> bool:
+    """Whether anything (a gateway, a worker, an earlier command) has set this database up."""
+    db = Database(url)
+    try:
+        async with db.write() as conn:
+            return await conn.run_sync(lambda sync: inspect(sync).has_table("alembic_version"))
+    finally:
+        await db.dispose()
+
+
+def warn_new_database() -> None:
+    err.print(
+        "[bold yellow]warning[/]: this command created the database above, so no gateway has "
+        "used it: a gateway started elsewhere does not see what was done here, and refuses "
+        "tokens made here (401). Run veorelay commands in the directory where the gateway runs "
+        "(the data directory is ./data relative to it), or give them the gateway's "
+        "VEORELAY_DATA_DIR or VEORELAY_DATABASE_URL.",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 def emit(result: Any, as_json: bool, columns: list[str] | None = None) -> None:
@@ -73,7 +110,10 @@ def emit(result: Any, as_json: bool, columns: list[str] | None = None) -> None:
 def command(
     call: Callable[[Services], Awaitable[Any]], as_json: bool, columns: list[str] | None = None
 ) -> None:
-    emit(execute(call), as_json, columns)
+    result, created = run(call)
+    emit(result, as_json, columns)
+    if created:  # last, where it is seen
+        warn_new_database()
 
 
 # --- account ---------------------------------------------------------------------------
@@ -248,10 +288,16 @@ def token_create(
             "balance_usd": owner["balance_usd"],
         }
 
-    result = execute(create)
+    result, created = run(create)
     if as_json:
         emit(result, True)
-        return
+    else:
+        print_new_token(result)
+    if created:  # last, where it is seen: this token works on no running gateway yet
+        warn_new_database()
+
+
+def print_new_token(result: dict[str, Any]) -> None:
     err.print(
         f"[green]Created token[/] {result['token_id']} for account {result['account_id']} "
         f"(balance {usd(result['balance_usd'])}). Store the secret now; it is not shown again:",
