@@ -176,3 +176,25 @@ class PlainTextApp:
             return
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"<html>hello</html>"})
+
+
+def test_the_readme_sample_image_makes_a_video(gateway: Gateway, tmp_path: Path) -> None:
+    sample = Path(__file__).resolve().parents[2] / "docs" / "examples" / "first-frame.png"
+    out = tmp_path / "lighthouse.mp4"
+    result = run_cli(
+        "generate",
+        "The scene comes alive",
+        "--seconds",
+        "4",
+        "--image",
+        str(sample),
+        "-o",
+        str(out),
+        "--base-url",
+        gateway.url,
+        "--token",
+        gateway.token()[0],
+    )
+    assert result.returncode == 0, result.stderr
+    info = probe(out)
+    assert (info.width, info.height) == (1280, 720)
