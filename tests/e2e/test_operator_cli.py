@@ -265,7 +265,7 @@ def test_every_operator_command_names_its_database(tmp_path: Path) -> None:
 def test_a_token_made_in_a_new_database_does_not_look_like_success(tmp_path: Path) -> None:
     created = run_in(tmp_path, "token", "create", "--name", "me", "--balance", "10")
     last = created.stderr.splitlines()[-1]
-    assert last.startswith("warning: this command created the database above")
+    assert last.startswith("warning: the database above was new (this command set it up)")
     assert "refuses tokens made here (401)" in last
     again = run_in(tmp_path, "token", "create", "--name", "me", "--balance", "10", "--json")
     assert "warning:" not in again.stderr  # the database exists now

@@ -79,11 +79,11 @@ async def has_schema(url: str) -> bool:
 
 def warn_new_database() -> None:
     err.print(
-        "[bold yellow]warning[/]: this command created the database above, so no gateway has "
-        "used it: a gateway started elsewhere does not see what was done here, and refuses "
-        "tokens made here (401). Run veorelay commands in the directory where the gateway runs "
-        "(the data directory is ./data relative to it), or give them the gateway's "
-        "VEORELAY_DATA_DIR or VEORELAY_DATABASE_URL.",
+        "[bold yellow]warning[/]: the database above was new (this command set it up), so no "
+        "gateway uses it: a gateway started elsewhere does not see what was done here, and "
+        "refuses tokens made here (401). Run veorelay commands in the directory where the "
+        "gateway runs (./data is relative to it), or give them its VEORELAY_DATA_DIR or "
+        "VEORELAY_DATABASE_URL.",
         soft_wrap=True,
         highlight=False,
     )
