@@ -12,6 +12,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
@@ -19,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
 
 from veorelay.api.admin import accounts as admin_accounts
 from veorelay.api.admin import catalog as admin_catalog
@@ -54,8 +56,12 @@ def run(call: Callable[[Services], Awaitable[Any]]) -> tuple[Any, bool]:
     settings = Settings()
     err.print(f"database: {escape(settings.database_description)}", soft_wrap=True, highlight=False)
 
+    url = settings.resolved_database_url
+    file = sqlite_file(url)  # a look at a file is cheaper than a connection
+    existed = file.is_file() and file.stat().st_size > 0 if file is not None else None
+
     async def main() -> tuple[Any, bool]:
-        created = not await has_schema(settings.resolved_database_url)
+        created = not (existed if existed is not None else await has_schema(url))
         async with running_services(settings, with_engine=False) as services:
             return await call(services), created
 
@@ -65,6 +71,13 @@ def run(call: Callable[[Services], Awaitable[Any]]) -> tuple[Any, bool]:
         where = f" in {exc.param}" if exc.param else ""
         err.print(f"[red]error[/] ({exc.code}{where}): {exc.message}")
         raise typer.Exit(1) from None
+
+
+def sqlite_file(url: str) -> Path | None:
+    location = make_url(url)
+    if location.drivername.startswith("sqlite") and location.database not in (None, ":memory:"):
+        return Path(location.database or "")
+    return None
 
 
 async def has_schema(url: str) -> bool:
