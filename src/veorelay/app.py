@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -23,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from veorelay import __version__
+from veorelay.access_log import AccessLog
 from veorelay.api import account, admin, compat, videos
 from veorelay.api.auth import TokenCache
 from veorelay.api.limits import BodySizeLimit, NoNulInUrl
@@ -69,6 +72,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(NoNulInUrl)
+    if settings.access_log:  # outermost: it sees every answer, the 400s and 413s above too
+        app.add_middleware(AccessLog)
     app.include_router(videos.router)
     app.include_router(compat.router)
     app.include_router(account.router)
@@ -98,6 +103,8 @@ async def running_services(
     """Everything `serve`, `worker` and the operator commands run on. Only a running engine
     talks upstream, so only then is the upstream client (or the built-in simulator) started."""
     db = Database(settings.resolved_database_url)
+    log.info("data directory: %s", settings.data_dir.resolve())
+    log.info("database: %s", settings.database_description)
     await upgrade(db)
     storage = FilesystemStorage(settings.data_dir / "videos")
     secret_key = settings.secret_key.get_secret_value() if settings.secret_key else None
@@ -120,6 +127,7 @@ async def running_services(
             async with _running_engine(settings, services, needs_simulator):
                 yield services
         else:
+            log.info("upstream: none in this process (the task engine is off)")
             yield services
     finally:
         await db.dispose()
@@ -152,8 +160,13 @@ async def _running_engine(
         try:
             yield
         finally:
+            log.info(
+                "stopping: steps in flight may finish for up to %s s",
+                settings.engine_drain_seconds,
+            )
             engine_task.cancel()
             await asyncio.gather(engine_task, return_exceptions=True)
+            log.info("task engine stopped; unfinished tasks carry on at the next start")
 
 
 async def _log_channels(services: Services) -> None:
@@ -176,18 +189,44 @@ class _EmbeddedServer(uvicorn.Server):
     def capture_signals(self) -> Iterator[None]:
         yield  # the outer server owns the process's signals
 
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        _IN_EMBEDDED_SERVER.set(True)  # this task and the connections it spawns
+        await super().serve(sockets)
+
+
+# uvicorn's servers all log to "uvicorn.error". The embedded simulator's own chatter ("Started
+# server process", "Uvicorn running on ...") would read as the gateway's, so its records below
+# WARNING are dropped, by context rather than by level: a level is shared with the gateway's
+# server, which must keep saying where it listens.
+_IN_EMBEDDED_SERVER: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "in_embedded_server", default=False
+)
+
+
+def _not_embedded_chatter(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING or not _IN_EMBEDDED_SERVER.get()
+
+
+def _quiet_embedded_servers() -> None:
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    if _not_embedded_chatter not in uvicorn_log.filters:
+        uvicorn_log.addFilter(_not_embedded_chatter)
+
 
 @asynccontextmanager
 async def _embedded_simulator(settings: Settings) -> AsyncIterator[str]:
     config = SimulatorConfig(
         data_dir=settings.data_dir / "simulator", time_scale=settings.simulator_time_scale
     )
+    _quiet_embedded_servers()
     server = _EmbeddedServer(
         uvicorn.Config(
             create_simulator_app(config),
             host="127.0.0.1",
             port=settings.simulator_port,
-            log_level="warning",
+            log_config=None,  # leave the process's logging (levels, handlers) as it is
+            log_level=None,
+            access_log=False,
             lifespan="off",
         )
     )
@@ -199,14 +238,23 @@ async def _embedded_simulator(settings: Settings) -> AsyncIterator[str]:
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     log.warning(
-        "\n%s\n  NO GOOGLE KEY CONFIGURED: veorelay is using its built-in SIMULATOR as upstream\n"
+        "\n%s\n  NO GOOGLE CHANNEL CONFIGURED: veorelay is using its built-in SIMULATOR as upstream\n"
         "  (http://127.0.0.1:%d, time scale %s). Videos are synthetic test renders.\n"
-        "  Set VEORELAY_GEMINI_API_KEY to generate real videos with Google Veo.\n%s",
+        "  Add a Vertex AI project with `veorelay channel add` (docs/channels.md), or set\n"
+        "  VEORELAY_GEMINI_API_KEY, to generate real videos with Google Veo.\n%s",
         "=" * 78,
         port,
         settings.simulator_time_scale,
         "=" * 78,
     )
+    if settings.database_url:
+        log.warning(
+            "the built-in simulator keeps its operations in %s. Every gateway and worker that "
+            "shares this database must use the same VEORELAY_DATA_DIR (or all must point "
+            "VEORELAY_GEMINI_BASE_URL at one `veorelay simulator`): a task submitted by one "
+            "process's simulator is unknown to another's, and fails there.",
+            config.data_dir.resolve(),
+        )
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

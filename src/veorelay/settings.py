@@ -11,6 +11,8 @@ from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from veorelay.core.models import DEFAULT_MODELS
 from veorelay.core.pricing import usd_to_micros
@@ -28,6 +30,9 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `veorelay serve` listens on.")
     port: int = Field(8000, description="Port `veorelay serve` listens on.")
     log_level: str = Field("info", description="debug, info, warning or error.")
+    access_log: bool = Field(
+        True, description="Log each request (method, path, status, duration) at info level."
+    )
 
     gemini_api_key: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
@@ -97,6 +102,14 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'veorelay.db').resolve()}"
+
+    @property
+    def database_description(self) -> str:
+        """The database URL as it may be shown: any password hidden."""
+        try:
+            return make_url(self.resolved_database_url).render_as_string(hide_password=True)
+        except ArgumentError:
+            return "(not a database URL)"
 
     @property
     def uses_simulator(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,12 +15,12 @@ import pytest
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Any:
-    env = {**os.environ, "VEORELAY_DATA_DIR": str(tmp_path / "data")}
+    base_env = {**os.environ, "VEORELAY_DATA_DIR": str(tmp_path / "data")}
 
-    def run(*args: str, ok: bool = True) -> Any:
+    def run(*args: str, ok: bool = True, env: dict[str, str] | None = None) -> Any:
         result = subprocess.run(
             [sys.executable, "-m", "veorelay", *args],
-            env=env,
+            env={**base_env, **(env or {})},
             capture_output=True,
             text=True,
             timeout=60,
@@ -207,3 +208,72 @@ def test_token_limits_clear_and_accounts_disable(cli: Any) -> None:
 def test_operator_help(cli: Any, command: list[str]) -> None:
     result = cli(*command, "--help")
     assert "Usage" in result.stdout
+
+
+def test_people_see_dollars_and_utc_times(cli: Any) -> None:
+    created = cli("account", "create", "--name", "acme", "--balance", "10")
+    assert "balance_usd: $10.00\n" in created.stdout
+    listed = cli("account", "list", env={"COLUMNS": "200"}).stdout
+    (row,) = [line for line in listed.splitlines() if "acme" in line]
+    assert "$10.00 " in row
+    assert re.search(r" 20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ ", row), row
+    assert "10.000000" not in listed
+    assert not re.search(r"\d{10}\.\d", listed), "a raw UNIX time"
+    cli("price", "set", "veo-x", "--per-call", "0.125", "--per-second", "720p=0.05")
+    prices = cli("price", "list", env={"COLUMNS": "200"}).stdout
+    (veo_x,) = [line for line in prices.splitlines() if "veo-x" in line]
+    assert "$0.125 " in veo_x
+    assert "720p $0.05 " in veo_x
+    token = cli("token", "create", "--name", "t", "--balance", "2.5")
+    assert "(balance $2.50)" in token.stderr
+    # Scripts keep the exact figures.
+    account = cli("account", "list", "--json")["data"][0]
+    assert (account["balance_usd"], type(account["created_at"])) == ("10.000000", float)
+
+
+def test_tables_fold_long_values_rather_than_cut_them(cli: Any) -> None:
+    cli("price", "set", "veo-a-model-name-longer-than-any-column-would-be", "--per-call", "1")
+    shown = cli("price", "list", env={"COLUMNS": "60"}).stdout
+    assert "…" not in shown
+    cells = "".join(line.split("│")[1].strip() for line in shown.splitlines() if "│" in line)
+    assert "veo-a-model-name-longer-than-any-column-would-be" in cells
+
+
+def run_in(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A command run by a person in `directory`, with no VEORELAY_DATA_DIR set."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VEORELAY_")}
+    return subprocess.run(
+        [sys.executable, "-m", "veorelay", *args],
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_every_operator_command_names_its_database(tmp_path: Path) -> None:
+    created = run_in(tmp_path, "token", "create", "--name", "me", "--balance", "10")
+    assert created.returncode == 0, created.stderr
+    where = f"database: sqlite+aiosqlite:///{tmp_path.resolve() / 'data' / 'veorelay.db'}"
+    assert created.stderr.splitlines()[0] == where
+    listed = run_in(tmp_path, "account", "list", "--json")
+    assert listed.stderr.splitlines() == [where]
+    assert json.loads(listed.stdout)["data"][0]["name"] == "me"
+
+
+def test_a_token_made_in_a_new_database_does_not_look_like_success(tmp_path: Path) -> None:
+    created = run_in(tmp_path, "token", "create", "--name", "me", "--balance", "10")
+    last = created.stderr.splitlines()[-1]
+    assert last.startswith("warning: the database above was new (this command set it up)")
+    assert "refuses tokens made here (401)" in last
+    again = run_in(tmp_path, "token", "create", "--name", "me", "--balance", "10", "--json")
+    assert "warning:" not in again.stderr  # the database exists now
+
+
+def test_no_warning_in_a_database_a_gateway_set_up(tmp_path: Path) -> None:
+    assert run_in(tmp_path, "migrate").returncode == 0  # as `serve` does at start
+    created = run_in(tmp_path, "token", "create", "--name", "me", "--balance", "10")
+    assert created.returncode == 0
+    assert "warning:" not in created.stderr
+    assert "Created token" in created.stderr

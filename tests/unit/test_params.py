@@ -100,6 +100,19 @@ def test_precedence_and_normalized_size(fields: dict[str, Any], seconds: int, si
         ({"generateAudio": "false"}, InvalidRequest, "generateAudio"),
         ({"generateAudio": True}, InvalidRequest, "generateAudio"),
         ({"metadata": {"generateAudio": False}}, InvalidRequest, "generateAudio"),
+        ({"generate_audio": False}, InvalidRequest, "generate_audio"),
+        ({"generate_audio": ""}, InvalidRequest, "generate_audio"),  # refused whatever its value
+        ({"GenerateAudio": "true"}, InvalidRequest, "GenerateAudio"),
+        ({"generate-audio": "true"}, InvalidRequest, "generate-audio"),
+        ({"metadata": {"generate_audio": False}}, InvalidRequest, "generate_audio"),
+        ({"reference_images": []}, InvalidRequest, "reference_images"),
+        ({"last_frame": "x"}, InvalidRequest, "last_frame"),
+        ({"Image": "x"}, InvalidRequest, "Image"),
+        ({"aspect_ratio": "9:16"}, InvalidRequest, "aspect_ratio"),
+        ({"negative_prompt": "blur"}, InvalidRequest, "negative_prompt"),
+        ({"inputReference": "x"}, InvalidRequest, "inputReference"),
+        ({"metadata": {"aspect_ratio": "9:16"}}, InvalidRequest, "metadata.aspect_ratio"),
+        ({"metadata": {"duration_seconds": 4}}, InvalidRequest, "metadata.duration_seconds"),
         ({"referenceImages": []}, InvalidRequest, "referenceImages"),
         ({"lastFrame": "x"}, InvalidRequest, "lastFrame"),
         ({"video": "x"}, InvalidRequest, "video"),
@@ -125,6 +138,53 @@ def test_rejections_name_the_parameter(
         parse(**fields)
     assert type(info.value) is error
     assert info.value.param == param  # type: ignore[attr-defined]
+
+
+def test_a_refused_field_is_refused_under_any_spelling() -> None:
+    with pytest.raises(InvalidRequest) as info:
+        parse(generate_audio="false")
+    assert info.value.message.startswith("generate_audio: generateAudio is not supported")
+
+
+def test_a_supported_field_spelled_otherwise_names_the_spelling_that_works() -> None:
+    with pytest.raises(InvalidRequest) as info:
+        parse(aspect_ratio="9:16")
+    assert info.value.message == (
+        "aspect_ratio is not a parameter of this API; did you mean aspectRatio?"
+    )
+    # Empty, as multipart clients send unset fields, it asks for nothing: not refused.
+    assert parse(aspect_ratio="", negative_prompt=None).aspect_ratio is AspectRatio.LANDSCAPE
+    # Fields that are no spelling of ours stay ignored, as OpenAI-style clients send extras.
+    assert parse(user="u-1", n="1", quality="high").seconds == 8
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"resolution": "1080p", "seconds": "4"},
+            "resolution 1080p requires seconds=8 (got 4)",
+        ),
+        (
+            {"resolution": "1080p", "duration": "4"},
+            "resolution 1080p requires duration=8 (got 4)",
+        ),
+        (
+            {"size": "1920x1080", "duration": "6"},
+            "size 1920x1080 (1080p) requires duration=8 (got 6)",
+        ),
+        (
+            {"metadata": {"resolution": "4k", "durationSeconds": "4"}},
+            "metadata.resolution 4k requires metadata.durationSeconds=8 (got 4)",
+        ),
+    ],
+)
+def test_the_long_only_error_names_the_fields_the_client_used(
+    fields: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(InvalidRequest) as info:
+        parse(**fields)
+    assert info.value.message.startswith(message)
 
 
 def test_error_codes_follow_the_documents() -> None:

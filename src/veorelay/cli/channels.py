@@ -18,6 +18,7 @@ BodyT = TypeVar("BodyT", bound=BaseModel)
 channel_app = typer.Typer(
     help="Upstream channels: Gemini API keys and Vertex AI projects (docs/channels.md).",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 KeyOpt = Annotated[

@@ -10,9 +10,15 @@ from typing import Annotated, Any
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 console = Console(stderr=True)
+
+
+def say(markup: str) -> None:
+    """One line on stderr, never wrapped (scripts and people grep it)."""
+    console.print(markup, highlight=False, soft_wrap=True)
 
 
 def generate(
@@ -25,15 +31,50 @@ def generate(
     size: Annotated[
         str, typer.Option(help="e.g. 1280x720, 720x1280, 1920x1080, 3840x2160.")
     ] = "1280x720",
-    image: Annotated[Path | None, typer.Option(help="Reference image for image-to-video.")] = None,
+    image: Annotated[
+        Path | None,
+        typer.Option(
+            help="Reference image for image-to-video.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ] = None,
     base_url: Annotated[
         str, typer.Option(envvar="VEORELAY_BASE_URL", help="Gateway URL.")
     ] = "http://127.0.0.1:8000",
     token: Annotated[str | None, typer.Option(envvar="VEORELAY_TOKEN", help="API token.")] = None,
     timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 900.0,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the whole traceback of an error.")
+    ] = False,
 ) -> None:
+    """Generate a video through a running gateway and save the MP4.
+
+    Exit status: 0 saved, 1 the video failed, 2 the request could not be made or was
+    refused, 3 timed out (the task goes on). Errors are one line; --debug shows tracebacks."""
     if not token:
         raise typer.BadParameter("pass --token or set VEORELAY_TOKEN", param_hint="--token")
+    try:
+        _generate(prompt, output, model, seconds, size, image, base_url, token, timeout)
+    except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
+        if debug:
+            raise
+        say(f"[red]error[/]: {escape(_describe(exc, base_url))}")
+        raise typer.Exit(2) from None
+
+
+def _generate(
+    prompt: str,
+    output: Path,
+    model: str,
+    seconds: str,
+    size: str,
+    image: Path | None,
+    base_url: str,
+    token: str,
+    timeout: float,
+) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     data = {"model": model, "prompt": prompt, "seconds": seconds, "size": size}
     with httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=60.0) as client:
@@ -43,10 +84,30 @@ def generate(
         video = _wait(client, video, time.monotonic() + timeout)
         if video["status"] != "completed":
             error = video.get("error") or {}
-            console.print(f"[red]failed[/]: {error.get('code')}: {error.get('message')}")
+            reason = f"{error.get('code')}: {error.get('message')}"
+            say(f"[red]failed[/]: {escape(reason)}")
             raise typer.Exit(1)
         _download(client, video["id"], output)
     console.print(f"saved [bold]{output}[/] ({output.stat().st_size} bytes)")
+
+
+def _describe(exc: Exception, base_url: str) -> str:
+    """One line a person can act on, for the mistakes people make."""
+    if isinstance(exc, httpx.ConnectError):
+        return (
+            f"cannot connect to the gateway at {base_url}: is `veorelay serve` running there? "
+            "(--base-url or VEORELAY_BASE_URL names another)"
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return f"the gateway at {base_url} did not answer in time"
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return f"{base_url!r} is not a gateway URL such as http://127.0.0.1:8000"
+    if isinstance(exc, httpx.HTTPError):
+        return f"talking to the gateway at {base_url} failed: {exc or type(exc).__name__}"
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}"
+    return f"the answer from {base_url} is not a veorelay gateway's (not JSON)"
 
 
 def _download(client: httpx.Client, video_id: str, output: Path) -> None:
@@ -98,7 +159,11 @@ def _check(response: httpx.Response) -> dict[str, Any]:
             message = f"{error.get('code')}: {error.get('message')}"
         except (ValueError, KeyError, TypeError):
             message = response.text[:200]
-        console.print(f"[red]error {response.status_code}[/]: {message}")
+        if response.status_code == 401:
+            message += " (a token works only on the gateway whose database made it)"
+        say(f"[red]error {response.status_code}[/]: {escape(message)}")
         raise typer.Exit(2)
-    body: dict[str, Any] = response.json()
+    body = response.json()
+    if not isinstance(body, dict):
+        raise ValueError("not a JSON object")
     return body

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -22,6 +24,7 @@ app = typer.Typer(
     help="veorelay: a self-hostable gateway for Google's Veo 3.1 video models.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
 )
 app.add_typer(operator.account_app, name="account")
 app.add_typer(operator.token_app, name="token")
@@ -30,8 +33,9 @@ app.add_typer(operator.group_app, name="group")
 app.add_typer(operator.codes_app, name="redeem-codes")
 app.add_typer(operator.usage_app, name="usage")
 app.add_typer(channel_app, name="channel")
-app.command(help="Generate a video through a running gateway and save the MP4.")(generate)
+app.command()(generate)
 console = Console(stderr=True)
+log = logging.getLogger("veorelay")
 
 
 def _setup_logging(level: str) -> None:
@@ -52,18 +56,47 @@ def serve(
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
     _setup_logging(settings.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=False,
+    server = _GatewayServer(
+        uvicorn.Config(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,  # uvicorn's lines go through the one format set up above
+            log_level=settings.log_level,
+            access_log=False,  # the gateway logs requests itself (VEORELAY_ACCESS_LOG)
+        )
     )
+    try:
+        server.run()  # after a signal, uvicorn raises it again: Ctrl-C exits with 130
+    finally:
+        if server.started:
+            log.info("veorelay stopped")
+    if not server.started:
+        raise typer.Exit(3)
+
+
+class _GatewayServer(uvicorn.Server):
+    """Says where the gateway listens once it does, and that Ctrl-C was heard."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            for server in self.servers:
+                for sock in server.sockets:
+                    address, port = sock.getsockname()[:2]
+                    shown = f"[{address}]" if ":" in address else address
+                    log.info("veorelay is serving http://%s:%d (Ctrl-C to stop)", shown, port)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if not self.should_exit:
+            hint = "; Ctrl-C again to stop at once" if sig == signal.SIGINT else ""
+            log.info("stopping (%s)%s", signal.Signals(sig).name, hint)
+        super().handle_exit(sig, frame)
 
 
 @app.command()
 def worker() -> None:
-    """Run only the task engine (no HTTP API), e.g. as a separate process beside `serve`."""
+    """Run only the task engine (no HTTP API), as a separate process beside `serve`."""
     from veorelay.app import running_services
 
     settings = Settings()
@@ -216,7 +249,9 @@ def migrate() -> None:
             await db.dispose()
 
     asyncio.run(run())
-    console.print("database is up to date")
+    console.print(
+        f"database {settings.database_description} is up to date", highlight=False, markup=False
+    )
 
 
 def main() -> None:

@@ -12,18 +12,24 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
 
 from veorelay.api.admin import accounts as admin_accounts
 from veorelay.api.admin import catalog as admin_catalog
 from veorelay.api.admin import tokens as admin_tokens
 from veorelay.api.admin import usage as admin_usage
+from veorelay.cli.display import cell, usd
 from veorelay.core.lifecycle import TaskState
 from veorelay.core.pricing import BillingMode
+from veorelay.db.database import Database
 from veorelay.db.usage import UsageFilter
 from veorelay.errors import VeorelayError
 from veorelay.services import Services
@@ -36,11 +42,28 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts."
 
 def execute(call: Callable[[Services], Awaitable[Any]]) -> Any:
     """Run `call` with the services of the configured database (no engine, no upstream)."""
+    result, created = run(call)
+    if created:
+        warn_new_database()
+    return result
+
+
+def run(call: Callable[[Services], Awaitable[Any]]) -> tuple[Any, bool]:
+    """The result of `call`, and whether this command created the database. Says on stderr
+    which database it uses: a command run from another directory uses another ./data."""
     from veorelay.app import running_services
 
-    async def main() -> Any:
-        async with running_services(Settings(), with_engine=False) as services:
-            return await call(services)
+    settings = Settings()
+    err.print(f"database: {escape(settings.database_description)}", soft_wrap=True, highlight=False)
+
+    url = settings.resolved_database_url
+    file = sqlite_file(url)  # a look at a file is cheaper than a connection
+    existed = file.is_file() and file.stat().st_size > 0 if file is not None else None
+
+    async def main() -> tuple[Any, bool]:
+        created = not (existed if existed is not None else await has_schema(url))
+        async with running_services(settings, with_engine=False) as services:
+            return await call(services), created
 
     try:
         return asyncio.run(main())
@@ -50,6 +73,35 @@ def execute(call: Callable[[Services], Awaitable[Any]]) -> Any:
         raise typer.Exit(1) from None
 
 
+def sqlite_file(url: str) -> Path | None:
+    location = make_url(url)
+    if location.drivername.startswith("sqlite") and location.database not in (None, ":memory:"):
+        return Path(location.database or "")
+    return None
+
+
+async def has_schema(url: str) -> bool:
+    """Whether anything (a gateway, a worker, an earlier command) has set this database up."""
+    db = Database(url)
+    try:
+        async with db.write() as conn:
+            return await conn.run_sync(lambda sync: inspect(sync).has_table("alembic_version"))
+    finally:
+        await db.dispose()
+
+
+def warn_new_database() -> None:
+    err.print(
+        "[bold yellow]warning[/]: the database above was new (this command set it up), so no "
+        "gateway uses it: a gateway started elsewhere does not see what was done here, and "
+        "refuses tokens made here (401). Run veorelay commands in the directory where the "
+        "gateway runs (./data is relative to it), or give them its VEORELAY_DATA_DIR or "
+        "VEORELAY_DATABASE_URL.",
+        soft_wrap=True,
+        highlight=False,
+    )
+
+
 def emit(result: Any, as_json: bool, columns: list[str] | None = None) -> None:
     if as_json:
         print(json.dumps(result, default=str))
@@ -57,24 +109,31 @@ def emit(result: Any, as_json: bool, columns: list[str] | None = None) -> None:
     rows = result.get("data") if isinstance(result, dict) else None
     if rows is None:
         for key, value in result.items():
-            out.print(f"[bold]{key}[/]: {value}")
+            out.print(f"[bold]{key}[/]: {escape(cell(key, value))}", soft_wrap=True)
         return
     headers = columns or (list(rows[0]) if rows else [])
-    table = Table(*headers)
+    table = Table()
+    for header in headers:  # folded, never cut: an id or a model name must stay whole
+        table.add_column(header, overflow="fold")
     for row in rows:
-        table.add_row(*(str(row.get(h, "")) for h in headers))
+        table.add_row(*(escape(cell(h, row.get(h))) for h in headers))
     out.print(table)
 
 
 def command(
     call: Callable[[Services], Awaitable[Any]], as_json: bool, columns: list[str] | None = None
 ) -> None:
-    emit(execute(call), as_json, columns)
+    result, created = run(call)
+    emit(result, as_json, columns)
+    if created:  # last, where it is seen
+        warn_new_database()
 
 
 # --- account ---------------------------------------------------------------------------
 
-account_app = typer.Typer(help="Accounts and their balances.", no_args_is_help=True)
+account_app = typer.Typer(
+    help="Accounts and their balances.", no_args_is_help=True, rich_markup_mode=None
+)
 NoteOpt = Annotated[str | None, typer.Option(help="Why, for the ledger.")]
 
 
@@ -166,7 +225,7 @@ def account_ledger(
 
 # --- token -----------------------------------------------------------------------------
 
-token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True, rich_markup_mode=None)
 GroupOpt = Annotated[str | None, typer.Option(help="Price group (default: default).")]
 ModeOpt = Annotated[BillingMode | None, typer.Option(help="Billing mode (default: per_request).")]
 ExpiresOpt = Annotated[float | None, typer.Option(help="UNIX time when the token stops working.")]
@@ -242,13 +301,20 @@ def token_create(
             "balance_usd": owner["balance_usd"],
         }
 
-    result = execute(create)
+    result, created = run(create)
     if as_json:
         emit(result, True)
-        return
+    else:
+        print_new_token(result)
+    if created:  # last, where it is seen: this token works on no running gateway yet
+        warn_new_database()
+
+
+def print_new_token(result: dict[str, Any]) -> None:
     err.print(
         f"[green]Created token[/] {result['token_id']} for account {result['account_id']} "
-        f"(balance ${result['balance_usd']}). Store the secret now; it is not shown again:"
+        f"(balance {usd(result['balance_usd'])}). Store the secret now; it is not shown again:",
+        soft_wrap=True,
     )
     print(result["token"])
 
@@ -331,7 +397,9 @@ def token_update(
 
 # --- price and group -------------------------------------------------------------------
 
-price_app = typer.Typer(help="Models and their prices.", no_args_is_help=True)
+price_app = typer.Typer(
+    help="Models and their prices.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 @price_app.command("list")
@@ -381,7 +449,9 @@ def price_delete(model: str, as_json: JsonFlag = False) -> None:
     command(lambda s: admin_catalog.delete_model(model, s), as_json)
 
 
-group_app = typer.Typer(help="Price groups (multipliers).", no_args_is_help=True)
+group_app = typer.Typer(
+    help="Price groups (multipliers).", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 @group_app.command("list")
@@ -410,7 +480,7 @@ def group_delete(name: str, as_json: JsonFlag = False) -> None:
 
 # --- redemption codes and usage --------------------------------------------------------
 
-codes_app = typer.Typer(help="Redemption codes.", no_args_is_help=True)
+codes_app = typer.Typer(help="Redemption codes.", no_args_is_help=True, rich_markup_mode=None)
 
 
 @codes_app.command("create")
@@ -426,7 +496,9 @@ def codes_create(
     if as_json:
         emit(result, True)
         return
-    err.print(f"[green]Batch[/] {result['batch_id']}: {count} code(s) of ${result['amount_usd']}:")
+    err.print(
+        f"[green]Batch[/] {result['batch_id']}: {count} code(s) of {usd(result['amount_usd'])}:"
+    )
     for code in result["codes"]:
         print(code)
 
@@ -471,7 +543,9 @@ def codes_revoke(
         command(lambda s: admin_usage.revoke_code(code_id, s), as_json)
 
 
-usage_app = typer.Typer(help="The usage log: one record per video task.", no_args_is_help=True)
+usage_app = typer.Typer(
+    help="The usage log: one record per video task.", no_args_is_help=True, rich_markup_mode=None
+)
 AccountFilter = Annotated[str | None, typer.Option("--account", help="Only this account.")]
 TokenFilter = Annotated[str | None, typer.Option("--token", help="Only this token id.")]
 ModelFilter = Annotated[str | None, typer.Option("--model", help="Only this model.")]

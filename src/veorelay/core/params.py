@@ -45,15 +45,64 @@ UNSUPPORTED_FIELDS: dict[str, str] = {
 }
 
 
+# Every field this API reads, as written in docs/api.md, and the keys read inside metadata.
+FIELDS = (
+    "model",
+    "prompt",
+    "seconds",
+    "duration",
+    "size",
+    "resolution",
+    "aspectRatio",
+    "metadata",
+    "negativePrompt",
+    "seed",
+    IMAGE_PARAM,
+    f"{IMAGE_PARAM}[image_url]",
+    f"{IMAGE_PARAM}[file_id]",
+)
+METADATA_FIELDS = ("durationSeconds", "resolution", "aspectRatio")
+
+
+def _spelling(name: str) -> str:
+    """A field name without case, underscores, hyphens or spaces: generate_audio, generateAudio
+    and GENERATE-AUDIO are one field to a person, so they are one field here."""
+    return "".join(ch for ch in name.casefold() if ch.isalnum())
+
+
+_REFUSED = {_spelling(name): name for name in UNSUPPORTED_FIELDS}
+
+
+def _check_field_names(fields: Mapping[str, Any], metadata: Mapping[str, Any]) -> None:
+    """A refused field is refused under any spelling, whatever its value; a supported field
+    spelled otherwise (aspect_ratio) would be ignored and the video made without it, so it is
+    refused too, naming the spelling that works. Other unknown fields are ignored."""
+    for where, given, known in (("", fields, FIELDS), ("metadata.", metadata, METADATA_FIELDS)):
+        spellings = {_spelling(name): name for name in known}
+        for name in given:
+            if not isinstance(name, str):
+                continue
+            refused = _REFUSED.get(_spelling(name))
+            if refused is not None:
+                message = UNSUPPORTED_FIELDS[refused]
+                raise InvalidRequest(
+                    message if name == refused else f"{name}: {message}", param=name
+                )
+            meant = spellings.get(_spelling(name))
+            if meant is not None and meant != name and given[name] not in (None, ""):
+                raise InvalidRequest(
+                    f"{where}{name} is not a parameter of this API; did you mean {where}{meant}?",
+                    param=f"{where}{name}",
+                )
+
+
 def parse_video_request(
     fields: Mapping[str, Any],
     files: Sequence[ImageInput],
     models: Collection[str],
 ) -> VideoSpec:
     metadata = _metadata(fields.get("metadata"))
-    for name, message in UNSUPPORTED_FIELDS.items():
-        if name in fields or name in metadata:
-            raise InvalidRequest(message, param=name)
+    _check_field_names(fields, metadata)
 
     model = _required_text(fields, "model")
     if model not in models:
@@ -71,19 +120,22 @@ def parse_video_request(
 
     seconds, seconds_param = _seconds(metadata, fields)
     size_resolution, size_aspect = _size(fields)
-    resolution = _choice(
-        Resolution,
-        _given(metadata, fields, "resolution", "resolution"),
-        size_resolution or Resolution.P720,
-    )
+    resolution_given = _given(metadata, fields, "resolution", "resolution")
+    resolution = _choice(Resolution, resolution_given, size_resolution or Resolution.P720)
     aspect_ratio = _choice(
         AspectRatio,
         _given(metadata, fields, "aspectRatio", "aspectRatio"),
         size_aspect or AspectRatio.LANDSCAPE,
     )
     if resolution in LONG_ONLY_RESOLUTIONS and seconds != 8:
+        # Each field named as the client wrote it: duration, not seconds, if it sent duration.
+        asked = (
+            f"{resolution_given[0][0]} {resolution}"
+            if resolution_given
+            else f"size {fields['size']} ({resolution})"
+        )
         raise InvalidRequest(
-            f"resolution {resolution} requires seconds=8 (got {seconds}); "
+            f"{asked} requires {seconds_param}=8 (got {seconds}); "
             "4 and 6 seconds are available at 720p only.",
             param=seconds_param,
         )
