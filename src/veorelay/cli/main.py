@@ -153,8 +153,8 @@ def simulator(
     faults: Annotated[
         str,
         typer.Option(
-            help="Random fault rates per kind, e.g. 429=0.1,500=0.05,503=0.05,reset=0.05,"
-            "slow=0.05,truncate=0.05,error=0.02,rai=0.02."
+            help="Random fault rates per kind, e.g. 429=0.1,500=0.05,reset=0.05 (kinds: 429, "
+            "500, 503, reset, slow, truncate, error, rai)."
         ),
     ] = "",
     fault_seed: Annotated[
