@@ -238,8 +238,8 @@ async def _embedded_simulator(settings: Settings) -> AsyncIterator[str]:
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     log.warning(
-        "\n%s\n  NO GOOGLE CHANNEL CONFIGURED: veorelay is using its built-in SIMULATOR as upstream\n"
-        "  (http://127.0.0.1:%d, time scale %s). Videos are synthetic test renders.\n"
+        "\n%s\n  NO GOOGLE CHANNEL CONFIGURED: veorelay is using its built-in SIMULATOR\n"
+        "  as upstream (http://127.0.0.1:%d, time scale %s). Videos are synthetic test renders.\n"
         "  Add a Vertex AI project with `veorelay channel add` (docs/channels.md), or set\n"
         "  VEORELAY_GEMINI_API_KEY, to generate real videos with Google Veo.\n%s",
         "=" * 78,
