@@ -112,7 +112,7 @@ def pool_dir(tmp_path: Path) -> Path:
 def started(
     directory: Path, *simulator_args: str, keys: list[str] = KEYS
 ) -> tuple[Process, str, dict[str, str], Gateway]:
-    simulator, url = start_simulator(directory, "0.01", *simulator_args, *[
+    simulator, url = start_simulator(directory, "0.01", "--cheap-renders", *simulator_args, *[
         arg for key in keys for arg in ("--api-key", key)
     ])  # fmt: skip
     data_dir = directory / "data"

@@ -163,6 +163,13 @@ def simulator(
     slow_seconds: Annotated[
         float, typer.Option(help="How long a slow download stalls (times the time scale).")
     ] = 30.0,
+    cheap_renders: Annotated[
+        bool,
+        typer.Option(
+            "--cheap-renders",
+            help="One render per size and length, whatever the prompt (fast load tests).",
+        ),
+    ] = False,
     submit_answer_delay: Annotated[
         float,
         typer.Option(help="Seconds each submit's answer is held after its operation exists."),
@@ -214,6 +221,7 @@ def simulator(
         fault_seed=fault_seed,
         slow_seconds=slow_seconds,
         submit_answer_delay=submit_answer_delay,
+        cheap_renders=cheap_renders,
         limits=Limits(rpm=rpm, rpd=rpd, max_concurrent=max_concurrent),
         api_key_projects=key_projects,
     )

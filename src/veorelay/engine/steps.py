@@ -89,7 +89,7 @@ async def run_step(ctx: StepContext, task: Task) -> None:
     try:
         await _after_submit(ctx, task, upstream)
     except RetryableUpstreamError as exc:
-        await _retry_later(ctx, task, exc)
+        await _retry_later(ctx, task, upstream.channel, exc)
     except UpstreamError as exc:
         if isinstance(exc, CredentialRejected):
             async with ctx.db.write() as conn:
@@ -144,6 +144,13 @@ async def _submit_step(ctx: StepContext, task: Task, upstream: Upstream) -> None
             else:
                 await health.transient_fault(conn, channel, exc.message, now)
                 delay = timing.retry_backoff(task.attempts + 1, ctx.time_scale, exc.retry_after)
+                log.warning(
+                    "task %s: submit to channel %s failed (%s); queued again in %.2f s",
+                    task.id,
+                    channel.name,
+                    exc.message,
+                    delay,
+                )
                 await _requeue(conn, task, now, now + delay, None, attempts=task.attempts + 1)
         ctx.channels.forget(channel.id)
     except CredentialRejected as exc:
@@ -300,11 +307,20 @@ async def _download(ctx: StepContext, task: Task, upstream: Upstream) -> None:
         log.info("task %s: completed (%d bytes)", task.id, size)
 
 
-async def _retry_later(ctx: StepContext, task: Task, exc: RetryableUpstreamError) -> None:
+async def _retry_later(
+    ctx: StepContext, task: Task, channel: Channel, exc: RetryableUpstreamError
+) -> None:
     now = ctx.clock()
     attempts = task.attempts + 1
     delay = timing.retry_backoff(attempts, ctx.time_scale, exc.retry_after)
-    log.warning("task %s: %s; retry %d in %.2f s", task.id, exc.message, attempts, delay)
+    log.warning(
+        "task %s on channel %s: %s; retry %d in %.2f s",
+        task.id,
+        channel.name,
+        exc.message,
+        attempts,
+        delay,
+    )
     async with ctx.db.write() as conn:
         await task_db.reschedule(conn, task, now, now + delay, attempts=attempts)
 
