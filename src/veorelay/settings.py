@@ -13,7 +13,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from veorelay.core.models import DEFAULT_MODELS
-from veorelay.core.pricing import usd_to_micros
+from veorelay.core.pricing import price_to_micros, usd_to_micros
 
 GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
 
@@ -80,6 +80,13 @@ class Settings(BaseSettings):
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("prices")
+    @classmethod
+    def _sane_prices(cls, value: dict[str, float]) -> dict[str, float]:
+        for usd in value.values():
+            price_to_micros(usd)  # a negative or absurd price is refused at start
         return value
 
     @property
