@@ -758,3 +758,61 @@ def test_error_table(
         error = response.json()["error"]
         assert set(error) == {"message", "type", "param", "code"}
         assert error["code"] == code
+
+
+def nested(depth: int) -> str:
+    """A JSON object `depth` levels deep, written out (json.dumps itself would recurse)."""
+    return '{"a": ' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body", "param"),
+    [
+        ("json", "[" * 1000 + "]" * 1000, None),
+        ("json", '{"model": "m", "prompt": "p", "x": ' + nested(1000) + "}", None),
+        ("json", '{"model": "m", "prompt": "p", "metadata": ' + nested(1000) + "}", None),
+        ("json", json.dumps({"model": FAST, "prompt": "p", "metadata": nested(1000)}), "metadata"),
+        ("json", json.dumps({"model": FAST, "prompt": "p", "metadata": nested(33)}), "metadata"),
+        ("multipart", nested(1000), "metadata"),
+        ("multipart", "[" * 100_000, "metadata"),
+    ],
+    ids=[
+        "a bare array",
+        "an extra field",
+        "metadata object",
+        "metadata string",
+        "metadata string 33 deep",
+        "multipart metadata",
+        "multipart metadata unclosed",
+    ],
+)
+def test_deeply_nested_json_is_refused(
+    api: tuple[Gateway, str], encoding: str, body: str, param: str | None
+) -> None:
+    """Issue 13: JSON nested ~1000 deep raised RecursionError, a 500."""
+    gateway, token = api
+    before = count(gateway, token)
+    headers = {"Authorization": f"Bearer {token}"}
+    if encoding == "json":
+        headers["Content-Type"] = "application/json"
+        response = httpx.post(f"{gateway.url}/v1/videos", content=body, headers=headers)
+    else:
+        form = {"model": FAST, "prompt": "p", "metadata": body}
+        response = httpx.post(
+            f"{gateway.url}/v1/videos", data=form, files={"": ("", b"")}, headers=headers
+        )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("parse_request_failed", param)
+    assert count(gateway, token) == before
+    assert "Traceback" not in gateway.process.log()
+
+
+def test_json_nested_within_the_cap_is_read(api: tuple[Gateway, str]) -> None:
+    gateway, token = api
+    body = {"model": FAST, "prompt": "p", "metadata": json.loads(nested(30)), "seconds": "4"}
+    response = httpx.post(
+        f"{gateway.url}/v1/videos", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["seconds"] == "4"

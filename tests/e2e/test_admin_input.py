@@ -28,8 +28,11 @@ class Admin:
         self.url = f"{gateway.url}/admin/api"
         self.headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
-    def __call__(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.request(method, self.url + path, headers=self.headers, timeout=30, **kwargs)
+    def __call__(
+        self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        headers = {**self.headers, **(headers or {})}
+        return httpx.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
 
     def ok(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self(method, path, **kwargs)
@@ -55,6 +58,7 @@ def gateway(
             env["VEORELAY_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
         gw = start_gateway(data_dir, env)
         stack.callback(gw.process.stop)
+        Admin(gw).ok("POST", "/accounts", json={"name": "bystander", "balance_usd": "5"})
         yield gw
         assert "Traceback" not in gw.process.log()
         assert_ledger_balanced(gw)
@@ -144,3 +148,14 @@ def test_no_video_ever_pays_the_customer(gateway: Gateway, admin: Admin) -> None
         assert admin.ok("GET", f"/accounts/{account['id']}")["balance_micros"] == 1_000_000
     finally:
         admin.ok("PATCH", f"/models/{FAST}", json={"per_call_usd": "0.3"})
+
+
+# --- issue 13, item 2: JSON nested deeper than anyone needs --------------------------------
+
+
+@pytest.mark.parametrize("path", ["/groups/deep", "/models/deep", "/accounts"])
+def test_deeply_nested_admin_bodies_are_refused(admin: Admin, path: str) -> None:
+    method = "POST" if path == "/accounts" else "PUT"
+    body = '{"description": ' + '{"a": ' * 1000 + "1" + "}" * 1000 + "}"
+    response = admin(method, path, content=body, headers={"Content-Type": "application/json"})
+    assert_refused(response)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import Request
@@ -10,6 +9,7 @@ from starlette.datastructures import UploadFile
 
 from veorelay.core.images import IMAGE_PARAM, MAX_IMAGE_BYTES, image_from_bytes
 from veorelay.core.models import ImageInput
+from veorelay.core.params import load_json
 from veorelay.errors import (
     InvalidRequest,
     ParseRequestFailed,
@@ -38,10 +38,7 @@ async def _read_json(request: Request) -> dict[str, Any]:
         body += chunk
         if len(body) > MAX_JSON_BYTES:
             raise RequestTooLarge(f"The JSON body is larger than {MAX_JSON_BYTES} bytes.")
-    try:
-        fields = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ParseRequestFailed(f"The body is not valid JSON: {exc}.") from None
+    fields = load_json(body, "The body")
     if not isinstance(fields, dict):
         raise ParseRequestFailed("The JSON body must be an object.")
     return fields
