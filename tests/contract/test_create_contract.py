@@ -19,12 +19,14 @@ from PIL import Image
 
 from tests.e2e.conftest import Gateway, gateway_env, start_gateway
 from tests.helpers import png_bytes
+from tests.unit.test_images import declared_png
 
 FAST = "veo-3.1-fast-generate-preview"
 PNG = png_bytes()
 PNG_B64 = base64.b64encode(PNG).decode()
 GIF = b"GIF89a" + b"\x00" * 64
 TRUNCATED_PNG = png_bytes(640, 360)[:200]
+BOMB_PNG = declared_png(13_400, 13_400)  # 179.6 million pixels declared in 100-odd bytes
 
 
 def jpeg() -> bytes:
@@ -419,6 +421,20 @@ REFUSED = [
         "INVALID_ARGUMENT",
         "input_reference",
         files=[("broken.png", TRUNCATED_PNG)],
+        multipart_only=True,
+    ),
+    bad(
+        "a PNG declaring 13400x13400 pixels",
+        {"input_reference": base64.b64encode(BOMB_PNG).decode()},
+        "INVALID_ARGUMENT",
+        "input_reference",
+    ),
+    bad(
+        "a PNG file declaring 13400x13400 pixels",
+        {},
+        "INVALID_ARGUMENT",
+        "input_reference",
+        files=[("bomb.png", BOMB_PNG)],
         multipart_only=True,
     ),
     bad(
