@@ -278,6 +278,8 @@ REFUSED = [
         json_only=True,
     ),
     bad("unknown size", {"size": "1792x1024"}, "INVALID_ARGUMENT", "size"),
+    bad("size with an asterisk", {"size": "1280*720"}, "INVALID_ARGUMENT", "size"),
+    bad("size with a multiplication sign", {"size": "1280\u00d7720"}, "INVALID_ARGUMENT", "size"),
     bad("unknown resolution", {"resolution": "8k"}, "INVALID_ARGUMENT", "resolution"),
     bad("unknown aspect ratio", {"aspectRatio": "1:1"}, "INVALID_ARGUMENT", "aspectRatio"),
     bad(
@@ -832,3 +834,61 @@ def test_json_nested_within_the_cap_is_read(api: tuple[Gateway, str]) -> None:
     )
     assert response.status_code == 200, response.text
     assert response.json()["seconds"] == "4"
+
+
+def multipart_body(*parts: tuple[str, bytes], closed: bool = True) -> bytes:
+    body = b"".join(
+        b'--b0undary\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
+        % (name.encode(), value)
+        for name, value in parts
+    )
+    return body + (b"--b0undary--\r\n" if closed else b"")
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        (multipart_body(("model", FAST.encode()), ("prompt", b"ok"), closed=False), None),
+        (
+            multipart_body(("model", FAST.encode()), ("prompt", b"ok"))[:-20],  # cut in a part
+            None,
+        ),
+        (multipart_body(("model", FAST.encode()), ("prompt", b"caf\xe9 \xff\xfe")), "prompt"),
+        (multipart_body(("model", FAST.encode()), ("prompt", b"a"), ("seed", b"\xc3")), "seed"),
+    ],
+    ids=["no closing boundary", "cut inside the last part", "latin-1 prompt", "broken seed"],
+)
+def test_malformed_multipart_is_refused(
+    api: tuple[Gateway, str], body: bytes, param: str | None
+) -> None:
+    """Issue 13: these were read as if whole and valid (Starlette falls back to latin-1)."""
+    gateway, token = api
+    before = count(gateway, token)
+    response = httpx.post(
+        f"{gateway.url}/v1/videos",
+        content=body,
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "multipart/form-data; boundary=b0undary",
+        },
+    )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("parse_request_failed", param)
+    assert count(gateway, token) == before
+
+
+def test_well_formed_multipart_with_utf8_text_is_read(api: tuple[Gateway, str]) -> None:
+    gateway, token = api
+    prompt = "caf\u00e9 \u00d7 \U0001f3ac"
+    body = multipart_body(("model", FAST.encode()), ("prompt", prompt.encode()))
+    response = httpx.post(
+        f"{gateway.url}/v1/videos",
+        content=body,
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "multipart/form-data; boundary=b0undary",
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["prompt"] == prompt

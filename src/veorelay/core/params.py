@@ -205,10 +205,12 @@ def _size(fields: Mapping[str, Any]) -> tuple[Resolution | None, AspectRatio | N
         return None, None
     if not isinstance(value, str):
         raise ParseRequestFailed('size must be a string such as "1280x720".', param="size")
-    normalized = value.strip().lower().replace("*", "x").replace("\u00d7", "x")
+    normalized = value.strip().lower()  # "1280*720" is refused, not guessed at: one spelling
     if normalized not in SIZES:
         raise InvalidRequest(
-            f"size {value!r} is not supported; use one of: {', '.join(SIZES)}.", param="size"
+            f"size {value!r} is not supported; write WIDTHxHEIGHT with the letter x, "
+            f"one of: {', '.join(SIZES)}.",
+            param="size",
         )
     return SIZES[normalized]
 
