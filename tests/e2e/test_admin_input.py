@@ -4,6 +4,7 @@ stores them; the API must refuse them first, the same way on both.)"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
@@ -32,6 +33,9 @@ class Admin:
         self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any
     ) -> httpx.Response:
         headers = {**self.headers, **(headers or {})}
+        if "json" in kwargs:  # escaped to ASCII, so even a lone surrogate can be sent
+            kwargs["content"] = json.dumps(kwargs.pop("json"))
+            headers["Content-Type"] = "application/json"
         return httpx.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
 
     def ok(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -159,3 +163,79 @@ def test_deeply_nested_admin_bodies_are_refused(admin: Admin, path: str) -> None
     body = '{"description": ' + '{"a": ' * 1000 + "1" + "}" * 1000 + "}"
     response = admin(method, path, content=body, headers={"Content-Type": "application/json"})
     assert_refused(response)
+
+
+# --- issue 13, item 5: what PostgreSQL cannot store is refused on both databases ------------
+
+NUL = "a\x00b"
+SURROGATE = "a\ud800b"  # json.dumps writes it as an escape, so it can be sent
+
+
+@pytest.fixture
+def account_id(admin: Admin) -> str:
+    return str(admin.ok("POST", "/accounts", json={"name": "target", "balance_usd": "2"})["id"])
+
+
+@pytest.mark.parametrize("text", [NUL, SURROGATE], ids=["NUL", "lone surrogate"])
+def test_text_no_database_can_store_is_refused(admin: Admin, account_id: str, text: str) -> None:
+    token = admin.ok("POST", "/tokens", json={"account_id": account_id, "name": "t"})["token"]
+    cases: list[tuple[str, str, dict[str, Any], str]] = [
+        ("POST", "/accounts", {"name": text}, "name"),
+        ("PATCH", f"/accounts/{account_id}", {"name": text}, "name"),
+        ("POST", f"/accounts/{account_id}/top-ups", {"amount_usd": "1", "note": text}, "note"),
+        ("POST", f"/accounts/{account_id}/adjustments", {"amount_usd": "1", "note": text}, "note"),
+        ("POST", "/tokens", {"account_id": account_id, "name": text}, "name"),
+        ("POST", "/tokens", {"account_id": text, "name": "t"}, "account_id"),
+        ("PATCH", f"/tokens/{token['id']}", {"name": text}, "name"),
+        ("PATCH", f"/tokens/{token['id']}", {"group": text}, "group"),
+        ("PATCH", f"/tokens/{token['id']}", {"allowed_models": [text]}, "allowed_models"),
+        ("PUT", f"/models/{FAST}", {"per_call_usd": "0.3", "description": text}, "description"),
+        ("PATCH", f"/models/{FAST}", {"description": text}, "description"),
+        ("PATCH", f"/models/{FAST}", {"upstream_model": text}, "upstream_model"),
+        ("PUT", "/groups/vip", {"description": text}, "description"),
+    ]
+    for method, path, body, param in cases:
+        assert_refused(admin(method, path, json=body), param)
+    assert admin.ok("GET", f"/accounts/{account_id}")["balance_micros"] == 2_000_000
+    assert admin.ok("GET", f"/tokens/{token['id']}")["name"] == "t"
+
+
+def test_a_redemption_code_no_database_can_store_is_refused(
+    gateway: Gateway, admin: Admin, account_id: str
+) -> None:
+    secret = admin.ok("POST", "/tokens", json={"account_id": account_id, "name": "t"})["secret"]
+    for code in (NUL, SURROGATE):
+        response = httpx.post(
+            f"{gateway.url}/v1/redeem",
+            content=json.dumps({"code": code}),
+            headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/json"},
+        )
+        assert_refused(response, "code")
+
+
+def test_names_longer_than_their_columns_are_refused(admin: Admin, account_id: str) -> None:
+    token = admin.ok("POST", "/tokens", json={"account_id": account_id, "name": "t"})["token"]
+    assert_refused(admin("PUT", "/groups/" + "g" * 61, json={"multiplier": "1"}), "name")
+    assert_refused(admin("PUT", "/models/" + "m" * 101, json={"per_call_usd": "1"}), "model")
+    assert_refused(admin("PATCH", "/models/" + "m" * 101, json={"per_call_usd": "1"}), "model")
+    long_upstream = {"per_call_usd": "1", "upstream_model": "u" * 101}
+    assert_refused(admin("PUT", "/models/m-ok", json=long_upstream), "upstream_model")
+    assert_refused(admin("PATCH", f"/tokens/{token['id']}", json={"group": "g" * 61}), "group")
+    assert_refused(admin("POST", "/accounts", json={"name": "n" * 201}), "name")
+    assert admin.ok("PUT", "/groups/" + "g" * 60, json={"multiplier": "1"})["name"] == "g" * 60
+    assert admin.ok("PUT", "/models/" + "m" * 100, json={"per_call_usd": "1"})["model"] == "m" * 100
+    names = [m["model"] for m in admin.ok("GET", "/models")["data"]]
+    assert "m-ok" not in names
+
+
+@pytest.mark.parametrize("before_id", [2**31, 2**31 + 5, 2**63 - 1, 2**63])
+def test_a_ledger_cursor_past_the_id_column_is_refused(
+    admin: Admin, account_id: str, before_id: int
+) -> None:
+    response = admin("GET", f"/accounts/{account_id}/ledger?before_id={before_id}")
+    assert_refused(response, "before_id")
+
+
+def test_the_largest_ledger_cursor_is_read(admin: Admin, account_id: str) -> None:
+    page = admin.ok("GET", f"/accounts/{account_id}/ledger?before_id={2**31 - 1}")
+    assert [entry["kind"] for entry in page["data"]] == ["topup"]

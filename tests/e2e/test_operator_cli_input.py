@@ -7,10 +7,13 @@ import json
 import os
 import subprocess
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.e2e.conftest import fresh_postgres_database
 
 FAST = "veo-3.1-fast-generate-preview"
 
@@ -68,3 +71,35 @@ def test_a_negative_price_in_the_settings_stops_the_start(cli: Any) -> None:
     )
     assert "VEORELAY_PRICES" in refused.stderr or "prices" in refused.stderr
     assert "a price must be from 0 to 1000 USD" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_a_ledger_cursor_past_the_id_column_is_a_clear_error(cli: Any, backend: str) -> None:
+    with ExitStack() as stack:
+        env = {}
+        if backend == "postgresql":
+            env["VEORELAY_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
+
+        def run(*args: str, ok: bool = True) -> Any:
+            return cli(*args, ok=ok, extra_env=env)
+
+        account = run("account", "create", "--name", "acme", "--balance", "1", "--json")
+        refused = run("account", "ledger", account["id"], "--before-id", str(2**31), ok=False)
+        assert "error (INVALID_ARGUMENT in before_id)" in refused.stderr
+        refused = run("account", "ledger", account["id"], "--limit", str(2**64), ok=False)
+        assert "limit" in refused.stderr
+        refused = run("usage", "list", "--limit", str(2**64), ok=False)
+        assert "limit" in refused.stderr
+        last = run("account", "ledger", account["id"], "--before-id", str(2**31 - 1), "--json")
+        assert [entry["kind"] for entry in last["data"]] == ["topup"]
+
+
+def test_names_longer_than_their_columns_are_a_clear_error(cli: Any) -> None:
+    refused = cli("group", "set", "g" * 61, "--multiplier", "1", ok=False)
+    assert "error (INVALID_ARGUMENT in name)" in refused.stderr
+    refused = cli("price", "set", "m" * 101, "--per-call", "1", ok=False)
+    assert "error (INVALID_ARGUMENT in model)" in refused.stderr
+    refused = cli("account", "create", "--name", "n" * 201, ok=False)
+    assert "name" in refused.stderr

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from veorelay.api.admin import schemas
 from veorelay.api.admin.common import Usd, admin_router, price_micros, usd
 from veorelay.api.deps import ServicesDep
+from veorelay.api.fields import GroupName, ModelName, Note, checked
 from veorelay.core.models import Resolution
 from veorelay.core.pricing import ModelPrice, multiplier_to_ppm
 from veorelay.db import catalog
@@ -26,7 +27,7 @@ router = admin_router()
 
 class GroupBody(BaseModel):
     multiplier: StrictStr | StrictInt | StrictFloat = "1"
-    description: str = Field("", max_length=500)
+    description: Note = ""
 
 
 @router.get("/groups", response_model=schemas.GroupList)
@@ -39,7 +40,8 @@ async def list_groups(services: ServicesDep) -> dict[str, Any]:
 
 
 @router.put("/groups/{name}", response_model=schemas.Group)
-async def put_group(name: str, body: GroupBody, services: ServicesDep) -> dict[str, Any]:
+async def put_group(name: GroupName, body: GroupBody, services: ServicesDep) -> dict[str, Any]:
+    checked(GroupName, name, "name")  # the command line calls this directly
     try:
         ppm = multiplier_to_ppm(body.multiplier)
     except ValueError as exc:
@@ -77,9 +79,9 @@ async def delete_group(name: str, services: ServicesDep) -> dict[str, Any]:
 class ModelBody(BaseModel):
     per_call_usd: Usd | None = None
     per_second_usd: dict[Resolution, Usd] = Field(default_factory=dict)
-    upstream_model: str | None = None
+    upstream_model: ModelName | None = None
     enabled: StrictBool = True
-    description: str = Field("", max_length=500)
+    description: Note = ""
 
 
 class ModelPatch(BaseModel):
@@ -87,9 +89,9 @@ class ModelPatch(BaseModel):
 
     per_call_usd: Usd | None = None
     per_second_usd: dict[Resolution, Usd | None] = Field(default_factory=dict)
-    upstream_model: str | None = None
+    upstream_model: ModelName | None = None
     enabled: StrictBool | None = None
-    description: str | None = Field(None, max_length=500)
+    description: Note | None = None
 
 
 def _model_json(price: ModelPrice) -> dict[str, Any]:
@@ -115,8 +117,9 @@ async def list_models(services: ServicesDep) -> dict[str, Any]:
 
 
 @router.put("/models/{model}", response_model=schemas.ModelPrice)
-async def put_model(model: str, body: ModelBody, services: ServicesDep) -> dict[str, Any]:
+async def put_model(model: ModelName, body: ModelBody, services: ServicesDep) -> dict[str, Any]:
     """Add a model or replace all its settings."""
+    checked(ModelName, model, "model")
     price = ModelPrice(
         model=model,
         per_call_micros=_optional_micros(body.per_call_usd, "per_call_usd"),
@@ -133,8 +136,9 @@ async def put_model(model: str, body: ModelBody, services: ServicesDep) -> dict[
 
 
 @router.patch("/models/{model}", response_model=schemas.ModelPrice)
-async def patch_model(model: str, body: ModelPatch, services: ServicesDep) -> dict[str, Any]:
+async def patch_model(model: ModelName, body: ModelPatch, services: ServicesDep) -> dict[str, Any]:
     """Change some of a model's settings (or add a model, which then needs a price)."""
+    checked(ModelName, model, "model")  # the command line calls this directly
     given = body.model_dump(exclude_unset=True)
     async with services.db.write() as conn:  # read and write together: no edit is lost
         price = await catalog.get_model_price(conn, model) or ModelPrice(model, None)
