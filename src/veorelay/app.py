@@ -25,7 +25,7 @@ from starlette.routing import Match
 from veorelay import __version__
 from veorelay.api import account, admin, compat, videos
 from veorelay.api.auth import TokenCache
-from veorelay.api.limits import BodySizeLimit, NoNulInUrl
+from veorelay.api.limits import BodyReadTimeout, BodySizeLimit, NoNulInUrl
 from veorelay.api.openapi import openapi_document
 from veorelay.db import catalog
 from veorelay.db.database import Database
@@ -66,6 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lambda app: _lifespan(app, settings),
     )
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(BodyReadTimeout, seconds=settings.body_read_timeout_seconds)
     app.add_middleware(NoNulInUrl)
     app.include_router(videos.router)
     app.include_router(compat.router)

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
         1800.0, gt=0, description="A task not completed this long after creation fails (scaled)."
     )
     upstream_timeout_seconds: float = Field(60.0, gt=0, description="Per upstream HTTP call.")
+    body_read_timeout_seconds: float = Field(
+        30.0, gt=0, description="A request body silent this long is answered 408."
+    )
 
     @field_validator("gemini_api_key", mode="before")
     @classmethod
