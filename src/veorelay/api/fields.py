@@ -15,7 +15,6 @@ from pydantic import AfterValidator, Field, StringConstraints, TypeAdapter, Vali
 from veorelay.errors import InvalidRequest
 
 MAX_INT32 = 2**31 - 1  # an INTEGER column (the ledger's ids, per-token limits)
-MAX_INT64 = 2**63 - 1  # a BIGINT column
 
 
 def _storable(value: str) -> str:
@@ -35,7 +34,6 @@ Note = Annotated[str, StringConstraints(max_length=500), Storable]
 GroupName = Annotated[str, StringConstraints(min_length=1, max_length=60), Storable]
 ModelName = Annotated[str, StringConstraints(min_length=1, max_length=100), Storable]
 Ref = Annotated[str, StringConstraints(max_length=200), Storable]  # an id to look up
-Int32 = Annotated[int, Field(ge=0, le=MAX_INT32)]
 Positive32 = Annotated[int, Field(ge=1, le=MAX_INT32)]
 
 _T = TypeVar("_T")
