@@ -84,6 +84,8 @@ class BodyReadTimeout:
                     message = await receive()
             except TimeoutError:
                 timed_out = True
+                if started:  # answering already (e.g. streaming): the request is simply over
+                    return {"type": "http.disconnect"}
                 raise error from None
             body_done = message["type"] != "http.request" or not message.get("more_body")
             return message
