@@ -28,7 +28,7 @@ from veorelay import __version__
 from veorelay.access_log import AccessLog
 from veorelay.api import account, admin, compat, videos
 from veorelay.api.auth import TokenCache
-from veorelay.api.limits import BodySizeLimit, NoNulInUrl
+from veorelay.api.limits import BodyReadTimeout, BodySizeLimit, NoNulInUrl
 from veorelay.api.openapi import openapi_document
 from veorelay.channels.clients import ChannelClients
 from veorelay.channels.seed import seed_channels
@@ -71,6 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lambda app: _lifespan(app, settings),
     )
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(BodyReadTimeout, seconds=settings.body_read_timeout_seconds)
     app.add_middleware(NoNulInUrl)
     if settings.access_log:  # outermost: it sees every answer, the 400s and 413s above too
         app.add_middleware(AccessLog)

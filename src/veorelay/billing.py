@@ -67,6 +67,8 @@ async def hold(
     conn: AsyncConnection, account_id: str, token_id: str, task_id: str, price: int, now: float
 ) -> int:
     """Take the price from the balance, or refuse if it does not cover it (nothing written)."""
+    if price < 0:  # a negative hold would create money; the price checks should make it rare
+        raise ValueError(f"a hold must not be negative (got {price})")
     result = await conn.execute(
         update(accounts)
         .where(accounts.c.id == account_id, accounts.c.balance_micros >= price)

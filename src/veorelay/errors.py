@@ -7,6 +7,7 @@
     ├── PermissionDenied               (403)
     ├── NotFound                       (404; code not_found)
     ├── Conflict                       (409; e.g. video_not_ready)
+    ├── RequestTimedOut                (408; code request_timeout: the body stopped arriving)
     ├── RequestTooLarge                (413; code request_too_large)
     ├── InsufficientQuota              (429; code insufficient_quota)
     ├── UnsupportedMediaType           (415; body neither JSON nor multipart)
@@ -80,6 +81,15 @@ class Conflict(VeorelayError):
     status = 409
     type = "invalid_request_error"
     default_code = "conflict"
+
+
+class RequestTimedOut(VeorelayError):
+    status = 408
+    type = "invalid_request_error"
+    default_code = "request_timeout"
+
+    def headers(self) -> dict[str, str]:
+        return {"Connection": "close"}  # the rest of the body may still come: not a request
 
 
 class RequestTooLarge(VeorelayError):

@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from veorelay.core.models import DEFAULT_MODELS
-from veorelay.core.pricing import usd_to_micros
+from veorelay.core.pricing import price_to_micros, usd_to_micros
 
 GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
 
@@ -89,12 +89,22 @@ class Settings(BaseSettings):
         1800.0, gt=0, description="A task not completed this long after creation fails (scaled)."
     )
     upstream_timeout_seconds: float = Field(60.0, gt=0, description="Per upstream HTTP call.")
+    body_read_timeout_seconds: float = Field(
+        30.0, gt=0, description="A request body silent this long is answered 408."
+    )
 
     @field_validator("gemini_api_key", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("prices")
+    @classmethod
+    def _sane_prices(cls, value: dict[str, float]) -> dict[str, float]:
+        for usd in value.values():
+            price_to_micros(usd)  # a negative or absurd price is refused at start
         return value
 
     @property

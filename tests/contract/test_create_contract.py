@@ -19,12 +19,14 @@ from PIL import Image
 
 from tests.e2e.conftest import Gateway, gateway_env, start_gateway
 from tests.helpers import png_bytes
+from tests.unit.test_images import declared_png
 
 FAST = "veo-3.1-fast-generate-preview"
 PNG = png_bytes()
 PNG_B64 = base64.b64encode(PNG).decode()
 GIF = b"GIF89a" + b"\x00" * 64
 TRUNCATED_PNG = png_bytes(640, 360)[:200]
+BOMB_PNG = declared_png(13_400, 13_400)  # 179.6 million pixels declared in 100-odd bytes
 
 
 def jpeg() -> bytes:
@@ -276,6 +278,8 @@ REFUSED = [
         json_only=True,
     ),
     bad("unknown size", {"size": "1792x1024"}, "INVALID_ARGUMENT", "size"),
+    bad("size with an asterisk", {"size": "1280*720"}, "INVALID_ARGUMENT", "size"),
+    bad("size with a multiplication sign", {"size": "1280\u00d7720"}, "INVALID_ARGUMENT", "size"),
     bad("unknown resolution", {"resolution": "8k"}, "INVALID_ARGUMENT", "resolution"),
     bad("unknown aspect ratio", {"aspectRatio": "1:1"}, "INVALID_ARGUMENT", "aspectRatio"),
     bad(
@@ -419,6 +423,20 @@ REFUSED = [
         "INVALID_ARGUMENT",
         "input_reference",
         files=[("broken.png", TRUNCATED_PNG)],
+        multipart_only=True,
+    ),
+    bad(
+        "a PNG declaring 13400x13400 pixels",
+        {"input_reference": base64.b64encode(BOMB_PNG).decode()},
+        "INVALID_ARGUMENT",
+        "input_reference",
+    ),
+    bad(
+        "a PNG file declaring 13400x13400 pixels",
+        {},
+        "INVALID_ARGUMENT",
+        "input_reference",
+        files=[("bomb.png", BOMB_PNG)],
         multipart_only=True,
     ),
     bad(
@@ -758,3 +776,119 @@ def test_error_table(
         error = response.json()["error"]
         assert set(error) == {"message", "type", "param", "code"}
         assert error["code"] == code
+
+
+def nested(depth: int) -> str:
+    """A JSON object `depth` levels deep, written out (json.dumps itself would recurse)."""
+    return '{"a": ' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body", "param"),
+    [
+        ("json", "[" * 1000 + "]" * 1000, None),
+        ("json", '{"model": "m", "prompt": "p", "x": ' + nested(1000) + "}", None),
+        ("json", '{"model": "m", "prompt": "p", "metadata": ' + nested(1000) + "}", None),
+        ("json", json.dumps({"model": FAST, "prompt": "p", "metadata": nested(1000)}), "metadata"),
+        ("json", json.dumps({"model": FAST, "prompt": "p", "metadata": nested(33)}), "metadata"),
+        ("multipart", nested(1000), "metadata"),
+        ("multipart", "[" * 100_000, "metadata"),
+    ],
+    ids=[
+        "a bare array",
+        "an extra field",
+        "metadata object",
+        "metadata string",
+        "metadata string 33 deep",
+        "multipart metadata",
+        "multipart metadata unclosed",
+    ],
+)
+def test_deeply_nested_json_is_refused(
+    api: tuple[Gateway, str], encoding: str, body: str, param: str | None
+) -> None:
+    """Issue 13: JSON nested ~1000 deep raised RecursionError, a 500."""
+    gateway, token = api
+    before = count(gateway, token)
+    headers = {"Authorization": f"Bearer {token}"}
+    if encoding == "json":
+        headers["Content-Type"] = "application/json"
+        response = httpx.post(f"{gateway.url}/v1/videos", content=body, headers=headers)
+    else:
+        form = {"model": FAST, "prompt": "p", "metadata": body}
+        response = httpx.post(
+            f"{gateway.url}/v1/videos", data=form, files={"": ("", b"")}, headers=headers
+        )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("parse_request_failed", param)
+    assert count(gateway, token) == before
+    assert "Traceback" not in gateway.process.log()
+
+
+def test_json_nested_within_the_cap_is_read(api: tuple[Gateway, str]) -> None:
+    gateway, token = api
+    body = {"model": FAST, "prompt": "p", "metadata": json.loads(nested(30)), "seconds": "4"}
+    response = httpx.post(
+        f"{gateway.url}/v1/videos", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["seconds"] == "4"
+
+
+def multipart_body(*parts: tuple[str, bytes], closed: bool = True) -> bytes:
+    body = b"".join(
+        b'--b0undary\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
+        % (name.encode(), value)
+        for name, value in parts
+    )
+    return body + (b"--b0undary--\r\n" if closed else b"")
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        (multipart_body(("model", FAST.encode()), ("prompt", b"ok"), closed=False), None),
+        (
+            multipart_body(("model", FAST.encode()), ("prompt", b"ok"))[:-20],  # cut in a part
+            None,
+        ),
+        (multipart_body(("model", FAST.encode()), ("prompt", b"caf\xe9 \xff\xfe")), "prompt"),
+        (multipart_body(("model", FAST.encode()), ("prompt", b"a"), ("seed", b"\xc3")), "seed"),
+    ],
+    ids=["no closing boundary", "cut inside the last part", "latin-1 prompt", "broken seed"],
+)
+def test_malformed_multipart_is_refused(
+    api: tuple[Gateway, str], body: bytes, param: str | None
+) -> None:
+    """Issue 13: these were read as if whole and valid (Starlette falls back to latin-1)."""
+    gateway, token = api
+    before = count(gateway, token)
+    response = httpx.post(
+        f"{gateway.url}/v1/videos",
+        content=body,
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "multipart/form-data; boundary=b0undary",
+        },
+    )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("parse_request_failed", param)
+    assert count(gateway, token) == before
+
+
+def test_well_formed_multipart_with_utf8_text_is_read(api: tuple[Gateway, str]) -> None:
+    gateway, token = api
+    prompt = "caf\u00e9 \u00d7 \U0001f3ac"
+    body = multipart_body(("model", FAST.encode()), ("prompt", prompt.encode()))
+    response = httpx.post(
+        f"{gateway.url}/v1/videos",
+        content=body,
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "multipart/form-data; boundary=b0undary",
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["prompt"] == prompt

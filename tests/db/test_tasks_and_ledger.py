@@ -262,3 +262,12 @@ async def test_the_migrations_build_exactly_the_declared_tables(database: Databa
 
     async with database.write() as conn:
         assert await conn.run_sync(differences) == []
+
+
+async def test_the_ledger_refuses_a_negative_hold(database: Database) -> None:
+    token = await make_account(database, balance=1_000_000)
+    with pytest.raises(ValueError, match="negative"):
+        await make_task(database, token, price=-300_000)
+    async with database.read() as conn:
+        assert (await conn.execute(select(func.count()).select_from(tasks))).scalar_one() == 0
+    assert await balance(database, token.account_id) == 1_000_000

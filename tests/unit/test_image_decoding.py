@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 from tests.helpers import png_bytes
+from tests.unit.test_images import declared_png
 from veorelay.core.models import ImageInput
 from veorelay.errors import InvalidRequest
 from veorelay.media.images import check_image_decodes
@@ -38,3 +39,9 @@ def test_magic_bytes_followed_by_garbage_are_refused() -> None:
 def test_a_decompression_bomb_is_refused() -> None:
     with pytest.raises(InvalidRequest, match="pixels"):
         check_image_decodes(ImageInput(encoded("PNG", (10_000, 6_000)), "image/png"))
+
+
+def test_a_declared_decompression_bomb_is_refused_not_raised() -> None:
+    """Pillow raises DecompressionBombError (not an OSError) past ~179 million pixels."""
+    with pytest.raises(InvalidRequest, match="pixels"):
+        check_image_decodes(ImageInput(declared_png(13_400, 13_400), "image/png"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from tests.helpers import png_bytes
 from veorelay.core.images import image_from_bytes
 from veorelay.core.models import AspectRatio, ImageInput, Resolution
-from veorelay.core.params import parse_video_request
+from veorelay.core.params import load_json, parse_video_request
 from veorelay.errors import InvalidRequest, ParseRequestFailed
 
 MODELS = ["veo-3.1-fast-generate-preview", "veo-3.1-generate-preview"]
@@ -236,3 +237,11 @@ def test_more_than_one_image_is_refused() -> None:
         parse(files=[image_from_bytes(png_bytes())], input_reference=encoded)
     with pytest.raises(InvalidRequest, match="one input_reference"):
         parse(files=[image_from_bytes(png_bytes()), image_from_bytes(png_bytes())])
+
+
+def test_json_nested_past_the_cap_is_a_parse_error() -> None:
+    with pytest.raises(ParseRequestFailed, match="nested more than 32"):
+        load_json("[" * 33 + "]" * 33, "The body")
+    with pytest.raises(ParseRequestFailed, match="nested more than 32"):
+        load_json("[" * 5000 + "]" * 5000, "The body")  # json.loads itself would recurse out
+    assert load_json("[" * 32 + "]" * 32, "The body") == json.loads("[" * 32 + "]" * 32)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
 
 from veorelay.core import timing
 from veorelay.core.models import AspectRatio, Resolution, VideoSpec
@@ -13,6 +14,7 @@ from veorelay.core.pricing import (
     ModelPrice,
     micros_to_usd,
     multiplier_to_ppm,
+    price_to_micros,
     quote,
     usd_to_micros,
 )
@@ -144,3 +146,25 @@ def test_render_time_is_learned_from_recent_completions() -> None:
     assert timing.learned_render_seconds([], 75.0) == 75.0
     assert timing.learned_render_seconds([40.0, 41.0], 75.0) == 75.0  # too few to trust
     assert timing.learned_render_seconds([40.0, 41.0, 300.0], 75.0) == 41.0  # median: outliers
+
+
+@pytest.mark.parametrize("usd", ["-1", "1000.000001", "\uff11", "1e999999", "NaN", -0.01])
+def test_a_price_must_be_from_zero_to_a_thousand_dollars(usd: str | float) -> None:
+    with pytest.raises(ValueError, match=r"money|price"):
+        price_to_micros(usd)
+
+
+def test_the_price_bounds_are_accepted() -> None:
+    assert price_to_micros("0") == 0
+    assert price_to_micros(1000) == 1_000_000_000
+
+
+@pytest.mark.parametrize("multiplier", ["-1", "100.000001", "\uff12", "Infinity", "1e999999"])
+def test_a_multiplier_must_be_from_zero_to_a_hundred(multiplier: str) -> None:
+    with pytest.raises(ValueError, match="multiplier"):
+        multiplier_to_ppm(multiplier)
+
+
+def test_a_negative_price_in_the_settings_is_refused() -> None:
+    with pytest.raises(ValidationError, match="price must be from 0"):
+        Settings(prices={"veo-3.1-generate-preview": -0.3})

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from veorelay.api.deps import IdentityDep, ServicesDep
+from veorelay.api.fields import Ref
 from veorelay.api.schemas import ErrorBody
 from veorelay.core.pricing import micros_to_usd
 from veorelay.db import accounts, redemption, usage
@@ -63,7 +64,7 @@ async def me(identity: IdentityDep, services: ServicesDep) -> dict[str, Any]:
 
 
 class RedeemBody(BaseModel):
-    code: str = Field(min_length=1, max_length=200)
+    code: Annotated[Ref, Field(min_length=1)]
 
 
 @router.post("/v1/redeem", operation_id="redeemCode")

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import Request
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartParser
 
 from veorelay.core.images import IMAGE_PARAM, MAX_IMAGE_BYTES, image_from_bytes
 from veorelay.core.models import ImageInput
+from veorelay.core.params import load_json
 from veorelay.errors import (
     InvalidRequest,
     ParseRequestFailed,
@@ -38,18 +39,51 @@ async def _read_json(request: Request) -> dict[str, Any]:
         body += chunk
         if len(body) > MAX_JSON_BYTES:
             raise RequestTooLarge(f"The JSON body is larger than {MAX_JSON_BYTES} bytes.")
-    try:
-        fields = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ParseRequestFailed(f"The body is not valid JSON: {exc}.") from None
+    fields = load_json(body, "The body")
     if not isinstance(fields, dict):
         raise ParseRequestFailed("The JSON body must be an object.")
     return fields
 
 
+class _StrictMultiPartParser(MultiPartParser):
+    """Starlette's parser, made strict where it is lenient: a text field that is not valid in
+    its charset is refused (Starlette falls back to latin-1), and so is a body that ends
+    before its closing boundary (the parts read so far would otherwise count as the request,
+    e.g. a prompt without the image cut off after it)."""
+
+    complete = False
+
+    def on_part_end(self) -> None:
+        part = self._current_part
+        if part.file is None:
+            try:
+                bytes(part.data).decode(self._charset)
+            except UnicodeDecodeError:
+                raise ParseRequestFailed(
+                    f"Field {part.field_name!r} is not valid {self._charset} text.",
+                    param=part.field_name,
+                ) from None
+        super().on_part_end()
+
+    def on_end(self) -> None:
+        self.complete = True
+
+
+async def _parse_form(request: Request) -> FormData:
+    limits: dict[str, Any] = {"max_files": 4, "max_fields": 100, "max_part_size": MAX_JSON_BYTES}
+    if not request.headers.get("content-type", "").lower().startswith("multipart/"):
+        return await request.form(**limits)
+    parser = _StrictMultiPartParser(request.headers, request.stream(), **limits)
+    form = await parser.parse()
+    if not parser.complete:
+        await form.close()
+        raise ParseRequestFailed("The multipart body ends without its closing boundary.")
+    return form
+
+
 async def _read_form(request: Request) -> tuple[dict[str, Any], list[ImageInput]]:
     try:
-        form = await request.form(max_files=4, max_fields=100, max_part_size=MAX_JSON_BYTES)
+        form = await _parse_form(request)
     except VeorelayError:
         raise  # e.g. the body size limit
     except Exception as exc:  # multipart's own errors carry a readable message

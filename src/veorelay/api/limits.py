@@ -1,12 +1,15 @@
 """What no request may carry, refused before any handler runs: bodies over a size limit
-(before they are read or spooled to disk) and NUL characters in the URL."""
+(before they are read or spooled to disk), bodies that stop arriving, and NUL characters in
+the URL."""
 
 from __future__ import annotations
+
+import asyncio
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from veorelay.errors import InvalidRequest, RequestTooLarge
+from veorelay.errors import InvalidRequest, RequestTimedOut, RequestTooLarge
 
 
 class BodySizeLimit:
@@ -48,6 +51,60 @@ class BodySizeLimit:
             if started:
                 raise
             await JSONResponse(error.to_body(), status_code=413)(scope, receive, send)
+
+
+class BodyReadTimeout:
+    """A body whose next bytes do not arrive within `seconds` (shorter than its Content-Length,
+    or a client gone quiet) is answered 408 and its connection closed, instead of holding a
+    worker forever. Only the body is timed: once it is whole, waits are the app's own."""
+
+    def __init__(self, app: ASGIApp, seconds: float):
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        error = RequestTimedOut(
+            f"The request body stopped arriving (nothing for {self.seconds:g} s)."
+        )
+        body_done = False
+        timed_out = False
+        started = False
+
+        async def timed_receive() -> Message:
+            nonlocal body_done, timed_out
+            if body_done:
+                return await receive()
+            if timed_out:  # whoever asks again learns the request is over
+                return {"type": "http.disconnect"}
+            try:
+                async with asyncio.timeout(self.seconds):
+                    message = await receive()
+            except TimeoutError:
+                timed_out = True
+                if started:  # answering already (e.g. streaming): the request is simply over
+                    return {"type": "http.disconnect"}
+                raise error from None
+            body_done = message["type"] != "http.request" or not message.get("more_body")
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if timed_out and not started:  # e.g. a parser's own 400: the 408 below answers
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, guarded_send)
+        except RequestTimedOut:
+            if started:
+                raise
+        if timed_out and not started:
+            response = JSONResponse(error.to_body(), status_code=408, headers=error.headers())
+            await response(scope, receive, send)
 
 
 class NoNulInUrl:

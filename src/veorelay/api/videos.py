@@ -7,10 +7,11 @@ import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
 from veorelay.api import views
 from veorelay.api.body import read_create_body
+from veorelay.api.content import VideoFileResponse
 from veorelay.api.deps import IdentityDep, ServicesDep
 from veorelay.api.schemas import (
     CREATE_VIDEO_OPENAPI,
@@ -30,11 +31,6 @@ from veorelay.media.images import check_image_decodes
 
 router = APIRouter(tags=["videos"])
 MAX_DELETE_ATTEMPTS = 5
-
-
-class VideoFileResponse(FileResponse):
-    # Each chunk is one hand-off to a worker thread; 1 MiB chunks make a video a few hand-offs.
-    chunk_size = 1024 * 1024
 
 
 # Every authenticated call can answer 401 (no or bad token) and 403 (token refused).
@@ -193,7 +189,9 @@ _CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=_CONTENT_RESPONSES,
 )
 async def download_video(video_id: str, identity: IdentityDep, services: ServicesDep) -> Response:
-    """The MP4, streamed from our storage (Range and HEAD supported)."""
+    """The MP4, streamed from our storage (Range and HEAD supported). The file is opened
+    before anything is answered: a delete a moment later cannot cut the answer short, and a
+    delete a moment earlier is a 404 like any deleted video."""
     task = await own_task(services, video_id, identity.account_id)
     if task.state is not TaskState.COMPLETED or task.storage_key is None:
         if task.state in (TaskState.FAILED, TaskState.CANCELLED):
@@ -202,15 +200,11 @@ async def download_video(video_id: str, identity: IdentityDep, services: Service
             f"The video is not ready yet (status {views.video(task, time.time()).status}).",
             code="video_not_ready",
         )
-    path = services.storage.local_path(task.storage_key)
-    if path is None or not path.exists():
+    video = await services.storage.open(task.storage_key)
+    if video is None:
+        await own_task(services, video_id, identity.account_id)  # 404 if deleted meanwhile
         raise NotFound("The video file is no longer stored.", code="video_expired")
-    return VideoFileResponse(
-        path,
-        media_type="video/mp4",
-        filename=f"{task.id}.mp4",
-        content_disposition_type="attachment",
-    )
+    return VideoFileResponse(video, filename=f"{task.id}.mp4")
 
 
 async def own_task(

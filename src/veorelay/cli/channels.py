@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from pydantic import BaseModel, ValidationError
 
 from veorelay.api.admin import channels as admin_channels
-from veorelay.cli.operator import JsonFlag, command, emit, execute, out
+from veorelay.cli.operator import JsonFlag, command, emit, execute, out, validated
 from veorelay.core.channels import ChannelKind
 
-BodyT = TypeVar("BodyT", bound=BaseModel)
 channel_app = typer.Typer(
     help="Upstream channels: Gemini API keys and Vertex AI projects (docs/channels.md).",
     no_args_is_help=True,
@@ -102,16 +100,6 @@ def _credentials(path: Path | None) -> dict[str, Any] | None:
     return loaded
 
 
-def _body(model: type[BodyT], **fields: Any) -> BodyT:
-    """The admin API's request body; a value it refuses is one clear line, as over HTTP."""
-    try:
-        return model(**fields)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise typer.BadParameter(f"{where}: {first['msg']}") from None
-
-
 def _given(**options: Any) -> dict[str, Any]:
     return {k: v for k, v in options.items() if v not in (None, [], {})}
 
@@ -139,7 +127,7 @@ def channel_add(
     as_json: JsonFlag = False,
 ) -> None:
     """Add a channel: one Google project's quota (Gemini API keys, or a Vertex AI project)."""
-    body = _body(
+    body = validated(
         admin_channels.ChannelCreate,
         name=name,
         kind=kind,
@@ -237,7 +225,7 @@ def channel_update(
     fields.update({name: None for name in cleared})
     if all_groups:
         fields["groups"] = None
-    body = _body(admin_channels.ChannelUpdate, **fields)
+    body = validated(admin_channels.ChannelUpdate, **fields)
     show(execute(lambda s: admin_channels.update_channel(name, body, s)), as_json)
 
 

@@ -13,9 +13,10 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
 
 import typer
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -71,6 +72,28 @@ def run(call: Callable[[Services], Awaitable[Any]]) -> tuple[Any, bool]:
         where = f" in {exc.param}" if exc.param else ""
         err.print(f"[red]error[/] ({exc.code}{where}): {exc.message}")
         raise typer.Exit(1) from None
+    except ValidationError as exc:
+        _invalid(exc)
+
+
+def _invalid(exc: ValidationError) -> NoReturn:
+    """A bad option or setting, said in one line each (the admin API answers these 400)."""
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        if exc.title == "Settings":  # from the environment
+            where = f"VEORELAY_{where.upper()}"
+        err.print(f"error (invalid value in {where}): {error['msg']}", markup=False)
+    raise typer.Exit(1)
+
+
+_Body = TypeVar("_Body", bound=BaseModel)
+
+
+def validated(model: type[_Body], **fields: Any) -> _Body:
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        _invalid(exc)
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -175,7 +198,7 @@ def account_update(
     as_json: JsonFlag = False,
 ) -> None:
     """Rename, disable or enable an account (a disabled account's tokens are refused)."""
-    body = admin_accounts.AccountUpdate(name=name, enabled=enable)
+    body = validated(admin_accounts.AccountUpdate, name=name, enabled=enable)
     command(lambda s: admin_accounts.update_account(account_id, body, s), as_json)
 
 
@@ -193,7 +216,7 @@ def account_top_up(
     as_json: JsonFlag = False,
 ) -> None:
     """Add money to an account (a ledger 'topup')."""
-    change = admin_accounts.MoneyChange(amount_usd=amount, note=note)
+    change = validated(admin_accounts.MoneyChange, amount_usd=amount, note=note)
     command(lambda s: admin_accounts.top_up(account_id, change, s), as_json)
 
 
@@ -205,7 +228,7 @@ def account_adjust(
     as_json: JsonFlag = False,
 ) -> None:
     """Correct a balance up or down (a ledger 'adjustment'; never below zero)."""
-    change = admin_accounts.MoneyChange(amount_usd=amount, note=note)
+    change = validated(admin_accounts.MoneyChange, amount_usd=amount, note=note)
     command(lambda s: admin_accounts.adjust(account_id, change, s), as_json)
 
 
@@ -391,7 +414,7 @@ def token_update(
         rpm_limit=rpm_limit,
         max_in_flight=max_in_flight,
     )
-    body = admin_tokens.TokenUpdate(**fields, **cleared)
+    body = validated(admin_tokens.TokenUpdate, **fields, **cleared)
     command(lambda s: admin_tokens.update_token(token_id, body, s), as_json)
 
 
@@ -439,7 +462,7 @@ def price_set(
     ]:
         if value is not None:
             given[name] = value
-    body = admin_catalog.ModelPatch(**given)
+    body = validated(admin_catalog.ModelPatch, **given)
     command(lambda s: admin_catalog.patch_model(model, body, s), as_json)
 
 
@@ -468,7 +491,7 @@ def group_set(
     as_json: JsonFlag = False,
 ) -> None:
     """Create a group or change its multiplier."""
-    body = admin_catalog.GroupBody(multiplier=multiplier, description=description)
+    body = validated(admin_catalog.GroupBody, multiplier=multiplier, description=description)
     command(lambda s: admin_catalog.put_group(name, body, s), as_json)
 
 
@@ -491,7 +514,7 @@ def codes_create(
     as_json: JsonFlag = False,
 ) -> None:
     """Make a batch of codes. They are printed once; only their hashes are stored."""
-    body = admin_usage.BatchBody(amount_usd=amount, count=count, expires_at=expires_at)
+    body = validated(admin_usage.BatchBody, amount_usd=amount, count=count, expires_at=expires_at)
     result = execute(lambda s: admin_usage.create_codes(body, s))
     if as_json:
         emit(result, True)

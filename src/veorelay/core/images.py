@@ -10,6 +10,7 @@ from veorelay.core.models import ImageInput
 from veorelay.errors import InvalidRequest
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
+MAX_PIXELS = 50_000_000  # far beyond any useful first frame; stops decompression bombs early
 IMAGE_PARAM = "input_reference"
 
 _DATA_URL = re.compile(
@@ -42,7 +43,66 @@ def image_from_bytes(data: bytes) -> ImageInput:
         raise InvalidRequest(
             "input_reference must be a PNG, JPEG or WebP image.", param=IMAGE_PARAM
         )
+    size = declared_size(data, mime)
+    if size is not None and size[0] * size[1] > MAX_PIXELS:
+        raise InvalidRequest(
+            f"input_reference declares {size[0]}x{size[1]} pixels; "
+            f"the limit is {MAX_PIXELS // 1_000_000} megapixels.",
+            param=IMAGE_PARAM,
+        )
     return ImageInput(data=data, mime_type=mime)
+
+
+def declared_size(data: bytes, mime: str) -> tuple[int, int] | None:
+    """(width, height) as the image's header declares them, read without decoding anything,
+    or None if the header cannot be found (the decoder then has the last word)."""
+    if mime == "image/png":
+        if data[12:16] != b"IHDR" or len(data) < 24:
+            return None
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if mime == "image/webp":
+        return _webp_size(data)
+    return _jpeg_size(data)
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    chunk = data[12:16]
+    if chunk == b"VP8X" and len(data) >= 30:  # extended: a 24-bit canvas size, minus one
+        return 1 + int.from_bytes(data[24:27], "little"), 1 + int.from_bytes(data[27:30], "little")
+    if chunk == b"VP8L" and len(data) >= 25:  # lossless: 14 bits each, minus one
+        bits = int.from_bytes(data[21:25], "little")
+        return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+    if chunk == b"VP8 " and len(data) >= 30:  # lossy: 14 bits each in the key frame header
+        width = int.from_bytes(data[26:28], "little") & 0x3FFF
+        return width, int.from_bytes(data[28:30], "little") & 0x3FFF
+    return None
+
+
+# Start-of-frame markers: baseline, progressive, lossless, arithmetic (not DHT, JPG, DAC).
+_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    at = 2  # after SOI
+    while at + 4 <= len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            at += 2
+            continue
+        if marker in _JPEG_SOF:
+            if at + 9 > len(data):
+                return None
+            height = int.from_bytes(data[at + 5 : at + 7], "big")
+            return int.from_bytes(data[at + 7 : at + 9], "big"), height
+        if marker == 0xDA:  # start of scan: no frame header before it
+            return None
+        at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+    return None
 
 
 def image_from_string(value: str) -> ImageInput:

@@ -31,6 +31,7 @@ MAX_PROMPT_CHARS = 4000
 MAX_NEGATIVE_PROMPT_CHARS = 2000
 DEFAULT_SECONDS = 8
 MAX_SEED = 2**32 - 1
+MAX_JSON_DEPTH = 32  # arrays and objects inside each other; a request needs 3
 
 UNSUPPORTED_FIELDS: dict[str, str] = {
     "generateAudio": (
@@ -156,15 +157,36 @@ def _metadata(raw: Any) -> Mapping[str, Any]:
     if raw is None or raw == "":
         return {}
     if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ParseRequestFailed(
-                f"metadata is not valid JSON: {exc.msg}.", param="metadata"
-            ) from exc
+        raw = load_json(raw, "metadata", param="metadata")
     if not isinstance(raw, dict):
         raise ParseRequestFailed("metadata must be a JSON object.", param="metadata")
     return raw
+
+
+def load_json(text: str | bytes | bytearray, what: str, param: str | None = None) -> Any:
+    """json.loads for a request, with nesting capped at MAX_JSON_DEPTH: a parse error or a
+    document nested deeper (which would exhaust Python's recursion) is a ParseRequestFailed."""
+    too_deep = ParseRequestFailed(
+        f"{what} is nested more than {MAX_JSON_DEPTH} levels deep.", param=param
+    )
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise too_deep from None
+    except json.JSONDecodeError as exc:
+        raise ParseRequestFailed(f"{what} is not valid JSON: {exc.msg}.", param=param) from None
+    except UnicodeDecodeError:
+        raise ParseRequestFailed(f"{what} is not valid UTF-8 JSON.", param=param) from None
+    pending = [(value, 1)]
+    while pending:  # a loop, not recursion: the depth is what is being checked
+        node, depth = pending.pop()
+        if isinstance(node, dict):
+            node = list(node.values())
+        if isinstance(node, list):
+            if depth > MAX_JSON_DEPTH:
+                raise too_deep
+            pending.extend((child, depth + 1) for child in node)
+    return value
 
 
 def _required_text(fields: Mapping[str, Any], name: str) -> str:
@@ -235,10 +257,12 @@ def _size(fields: Mapping[str, Any]) -> tuple[Resolution | None, AspectRatio | N
         return None, None
     if not isinstance(value, str):
         raise ParseRequestFailed('size must be a string such as "1280x720".', param="size")
-    normalized = value.strip().lower().replace("*", "x").replace("\u00d7", "x")
+    normalized = value.strip().lower()  # "1280*720" is refused, not guessed at: one spelling
     if normalized not in SIZES:
         raise InvalidRequest(
-            f"size {value!r} is not supported; use one of: {', '.join(SIZES)}.", param="size"
+            f"size {value!r} is not supported; write WIDTHxHEIGHT with the letter x, "
+            f"one of: {', '.join(SIZES)}.",
+            param="size",
         )
     return SIZES[normalized]
 

@@ -19,6 +19,10 @@ from veorelay.errors import PermissionDenied
 
 MICROS_PER_USD = 1_000_000
 PPM = 1_000_000  # a multiplier of 1.0
+# Beyond any real Veo price (Google charges cents to dollars a second): a typo, not a price.
+MAX_PRICE_USD = 1000  # per call, or per second
+MAX_PRICE_MICROS = MAX_PRICE_USD * MICROS_PER_USD
+MAX_MULTIPLIER = 100
 
 
 class BillingMode(StrEnum):
@@ -41,12 +45,15 @@ class BillingModeNotSupported(PermissionDenied):
 
 
 def usd_to_micros(amount: str | float | Decimal) -> int:
-    """Exact conversion of a USD amount (as typed by an operator) to micro-USD."""
+    """Exact conversion of a USD amount (as typed by an operator) to micro-USD. Only ASCII
+    digits: Decimal would also read full-width and other Unicode digits."""
+    if not str(amount).isascii():
+        raise ValueError(f"not an amount of money (ASCII digits only): {amount!r}")
     try:
         value = Decimal(str(amount))
     except InvalidOperation as exc:
         raise ValueError(f"not an amount of money: {amount!r}") from exc
-    if not value.is_finite():
+    if not value.is_finite() or abs(value.adjusted()) > 30:  # 1e999999 overflows Decimal
         raise ValueError(f"not an amount of money: {amount!r}")
     micros = value * MICROS_PER_USD
     if micros != micros.to_integral_value():
@@ -58,10 +65,29 @@ def micros_to_usd(micros: int) -> Decimal:
     return Decimal(micros) / MICROS_PER_USD
 
 
+def price_to_micros(amount: str | float | Decimal) -> int:
+    """A price (per call or per second) in micro-USD: from 0 to MAX_PRICE_USD."""
+    micros = usd_to_micros(amount)
+    if not 0 <= micros <= MAX_PRICE_MICROS:
+        raise ValueError(f"a price must be from 0 to {MAX_PRICE_USD} USD (got {amount!r})")
+    return micros
+
+
 def multiplier_to_ppm(multiplier: str | float | Decimal) -> int:
-    value = Decimal(str(multiplier)) * PPM
-    if value < 0 or value != value.to_integral_value():
-        raise ValueError(f"a multiplier must be >= 0 with at most 6 decimals: {multiplier!r}")
+    """A group multiplier in parts per million: from 0 to MAX_MULTIPLIER, 6 decimals at most."""
+    text = str(multiplier)
+    try:
+        if not text.isascii():
+            raise InvalidOperation
+        value = Decimal(text) * PPM
+        valid = value.is_finite() and 0 <= value <= MAX_MULTIPLIER * PPM
+    except ArithmeticError:  # InvalidOperation, Overflow
+        valid = False
+    if not valid or value != value.to_integral_value():
+        raise ValueError(
+            f"a multiplier must be a number from 0 to {MAX_MULTIPLIER} "
+            f"with at most 6 decimals (got {multiplier!r})"
+        )
     return int(value)
 
 

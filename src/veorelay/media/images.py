@@ -7,12 +7,11 @@ import warnings
 
 from PIL import Image, UnidentifiedImageError
 
-from veorelay.core.images import IMAGE_PARAM
+from veorelay.core.images import IMAGE_PARAM, MAX_PIXELS
 from veorelay.core.models import ImageInput
 from veorelay.errors import InvalidRequest
 
 _FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
-MAX_PIXELS = 50_000_000  # far beyond any useful first frame; stops decompression bombs early
 
 
 def check_image_decodes(image: ImageInput) -> tuple[int, int]:
@@ -35,6 +34,11 @@ def check_image_decodes(image: ImageInput) -> tuple[int, int]:
                 return picture.width, picture.height
     except InvalidRequest:
         raise
+    except Image.DecompressionBombError:  # more pixels than any header we read declared
+        raise InvalidRequest(
+            f"input_reference has too many pixels (the limit is {MAX_PIXELS} pixels).",
+            param=IMAGE_PARAM,
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Warning) as exc:
         raise InvalidRequest(
             f"input_reference could not be decoded as an image ({type(exc).__name__}).",

@@ -7,6 +7,8 @@ import os
 import re
 from pathlib import Path
 
+from veorelay.storage.base import OpenedVideo
+
 _KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]*$")
 
 
@@ -43,6 +45,18 @@ class FilesystemStorage:
             return self._path(key).stat().st_size
         except FileNotFoundError:
             return None
+
+    async def open(self, key: str) -> OpenedVideo | None:
+        path = self._path(key)
+
+        def open_file() -> OpenedVideo | None:
+            try:
+                file = open(path, "rb")  # noqa: SIM115 - the response closes it
+            except FileNotFoundError:
+                return None
+            return OpenedVideo(file=file, stat=os.fstat(file.fileno()), path=path)
+
+        return await asyncio.to_thread(open_file)
 
     def local_path(self, key: str) -> Path | None:
         return self._path(key)

@@ -6,12 +6,13 @@ import time
 from typing import Annotated, Any
 
 from fastapi import Query
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import BaseModel, StrictBool
 
 from veorelay import billing
 from veorelay.api.admin import schemas
 from veorelay.api.admin.common import Usd, admin_router, micros, money
 from veorelay.api.deps import ServicesDep
+from veorelay.api.fields import MAX_INT32, Name, Note, Positive32, checked
 from veorelay.db import accounts, usage
 from veorelay.errors import InvalidRequest, NotFound
 from veorelay.services import Services
@@ -20,18 +21,18 @@ router = admin_router()
 
 
 class AccountCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     balance_usd: Usd = 0
 
 
 class AccountUpdate(BaseModel):
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: Name | None = None
     enabled: StrictBool | None = None
 
 
 class MoneyChange(BaseModel):
     amount_usd: Usd
-    note: str | None = Field(None, max_length=500)
+    note: Note | None = None
 
 
 async def account_json(services: Services, account_id: str) -> dict[str, Any]:
@@ -117,9 +118,13 @@ async def adjust(account_id: str, body: MoneyChange, services: ServicesDep) -> d
 async def account_ledger(
     account_id: str,
     services: ServicesDep,
-    before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_INT32)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
+    if before_id is not None:  # the command line calls this directly
+        checked(Positive32, before_id, "before_id")
+    if not 1 <= limit <= 1000:
+        raise InvalidRequest("limit must be from 1 to 1000.", param="limit")
     await account_json(services, account_id)
     async with services.db.read() as conn:
         rows = await usage.ledger_page(conn, account_id, before_id=before_id, limit=limit)

@@ -12,8 +12,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from veorelay.api.admin import schemas
-from veorelay.api.admin.common import Usd, admin_router, micros, usd
+from veorelay.api.admin.common import Usd, admin_router, price_micros, usd
 from veorelay.api.deps import ServicesDep
+from veorelay.api.fields import GroupName, ModelName, Note, checked
 from veorelay.channels.fields import offer_on_settings_channels
 from veorelay.core.models import Resolution
 from veorelay.core.pricing import ModelPrice, multiplier_to_ppm
@@ -27,7 +28,7 @@ router = admin_router()
 
 class GroupBody(BaseModel):
     multiplier: StrictStr | StrictInt | StrictFloat = "1"
-    description: str = Field("", max_length=500)
+    description: Note = ""
 
 
 @router.get("/groups", response_model=schemas.GroupList)
@@ -40,13 +41,12 @@ async def list_groups(services: ServicesDep) -> dict[str, Any]:
 
 
 @router.put("/groups/{name}", response_model=schemas.Group)
-async def put_group(name: str, body: GroupBody, services: ServicesDep) -> dict[str, Any]:
+async def put_group(name: GroupName, body: GroupBody, services: ServicesDep) -> dict[str, Any]:
+    checked(GroupName, name, "name")  # the command line calls this directly
     try:
         ppm = multiplier_to_ppm(body.multiplier)
-    except (ValueError, ArithmeticError) as exc:
-        raise InvalidRequest(str(exc), param="multiplier") from None
-    if ppm > 1000 * 1_000_000:
-        raise InvalidRequest("multiplier must be at most 1000.", param="multiplier")
+    except ValueError as exc:
+        raise InvalidRequest(f"multiplier: {exc}.", param="multiplier") from None
     async with services.db.write() as conn:
         await catalog.set_group(conn, name, ppm, body.description, time.time())
     services.prices.invalidate()
@@ -80,9 +80,9 @@ async def delete_group(name: str, services: ServicesDep) -> dict[str, Any]:
 class ModelBody(BaseModel):
     per_call_usd: Usd | None = None
     per_second_usd: dict[Resolution, Usd] = Field(default_factory=dict)
-    upstream_model: str | None = None
+    upstream_model: ModelName | None = None
     enabled: StrictBool = True
-    description: str = Field("", max_length=500)
+    description: Note = ""
 
 
 class ModelPatch(BaseModel):
@@ -90,9 +90,9 @@ class ModelPatch(BaseModel):
 
     per_call_usd: Usd | None = None
     per_second_usd: dict[Resolution, Usd | None] = Field(default_factory=dict)
-    upstream_model: str | None = None
+    upstream_model: ModelName | None = None
     enabled: StrictBool | None = None
-    description: str | None = Field(None, max_length=500)
+    description: Note | None = None
 
 
 def _model_json(price: ModelPrice) -> dict[str, Any]:
@@ -107,7 +107,7 @@ def _model_json(price: ModelPrice) -> dict[str, Any]:
 
 
 def _optional_micros(value: Usd | None, param: str) -> int | None:
-    return None if value is None else micros(value, param)
+    return None if value is None else price_micros(value, param)
 
 
 @router.get("/models", response_model=schemas.ModelList)
@@ -118,13 +118,14 @@ async def list_models(services: ServicesDep) -> dict[str, Any]:
 
 
 @router.put("/models/{model}", response_model=schemas.ModelPrice)
-async def put_model(model: str, body: ModelBody, services: ServicesDep) -> dict[str, Any]:
+async def put_model(model: ModelName, body: ModelBody, services: ServicesDep) -> dict[str, Any]:
     """Add a model or replace all its settings."""
+    checked(ModelName, model, "model")
     price = ModelPrice(
         model=model,
         per_call_micros=_optional_micros(body.per_call_usd, "per_call_usd"),
         per_second_micros={
-            res: micros(v, "per_second_usd") for res, v in body.per_second_usd.items()
+            res: price_micros(v, "per_second_usd") for res, v in body.per_second_usd.items()
         },
         upstream_model=body.upstream_model,
         enabled=body.enabled,
@@ -136,8 +137,9 @@ async def put_model(model: str, body: ModelBody, services: ServicesDep) -> dict[
 
 
 @router.patch("/models/{model}", response_model=schemas.ModelPrice)
-async def patch_model(model: str, body: ModelPatch, services: ServicesDep) -> dict[str, Any]:
+async def patch_model(model: ModelName, body: ModelPatch, services: ServicesDep) -> dict[str, Any]:
     """Change some of a model's settings (or add a model, which then needs a price)."""
+    checked(ModelName, model, "model")  # the command line calls this directly
     given = body.model_dump(exclude_unset=True)
     async with services.db.write() as conn:  # read and write together: no edit is lost
         price = await catalog.get_model_price(conn, model) or ModelPrice(model, None)
@@ -146,7 +148,7 @@ async def patch_model(model: str, body: ModelPatch, services: ServicesDep) -> di
             if value is None:
                 per_second.pop(res, None)
             else:
-                per_second[res] = micros(value, "per_second_usd")
+                per_second[res] = price_micros(value, "per_second_usd")
         price = replace(price, per_second_micros=per_second)
         if "per_call_usd" in given:
             per_call = _optional_micros(body.per_call_usd, "per_call_usd")

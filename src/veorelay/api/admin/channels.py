@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import time
 from contextlib import AsyncExitStack
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import httpx
-from pydantic import BaseModel, Field, StrictBool, StrictInt
+from pydantic import BaseModel, Field, StrictBool, StrictInt, StringConstraints
 from sqlalchemy import func, select
 
 from veorelay.api.admin.common import Usd, admin_router, micros, usd
 from veorelay.api.deps import ServicesDep
+from veorelay.api.fields import GroupName, ModelName, Storable, checked
 from veorelay.channels import fields, health
 from veorelay.channels.clients import ChannelClients
 from veorelay.channels.seed import SIMULATOR_CHANNEL, new_channel_id
@@ -31,27 +32,33 @@ from veorelay.upstream.errors import CredentialRejected, ModelUnavailable, Upstr
 router = admin_router()
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+ChannelName = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=NAME_PATTERN), Storable
+]
+Url = Annotated[str, StringConstraints(max_length=500), Storable]
+Place = Annotated[str, StringConstraints(max_length=200), Storable]  # project, location
 Limit = Field(None, ge=1, le=1_000_000)
-CostTable = dict[str, dict[Resolution, Usd]]
+CostTable = dict[ModelName, dict[Resolution, Usd]]
+UpstreamId = Annotated[str, StringConstraints(max_length=100), Storable]
 
 
 class ChannelCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=100, pattern=NAME_PATTERN)
+    name: ChannelName
     kind: ChannelKind
     api_keys: list[str] | None = Field(None, description="gemini: keys of one Google project.")
-    base_url: str | None = Field(None, max_length=500)
+    base_url: Url | None = None
     service_account: dict[str, Any] | str | None = Field(
         None, description="vertex: the service-account key file's JSON."
     )
-    project: str | None = Field(None, max_length=200)
-    location: str | None = Field(None, max_length=100)
-    storage_uri: str | None = Field(None, max_length=500)
-    storage_base_url: str | None = Field(None, max_length=500)
-    models: dict[str, str] | None = Field(
+    project: Place | None = None
+    location: Place | None = None
+    storage_uri: Url | None = None
+    storage_base_url: Url | None = None
+    models: dict[ModelName, UpstreamId] | None = Field(
         None, description="Public model -> upstream id ('' for the default id)."
     )
     costs: CostTable = Field(default_factory=dict, description="model -> resolution -> USD/s")
-    groups: list[str] | None = None
+    groups: list[GroupName] | None = None
     priority: StrictInt = Field(0, ge=-1000, le=1000)
     weight: StrictInt = Field(1, ge=1, le=1000)
     max_concurrent: StrictInt | None = Limit
@@ -63,17 +70,17 @@ class ChannelCreate(BaseModel):
 class ChannelUpdate(BaseModel):
     """Only the fields given change. In `models`, null removes a model."""
 
-    name: str | None = Field(None, min_length=1, max_length=100, pattern=NAME_PATTERN)
+    name: ChannelName | None = None
     api_keys: list[str] | None = None
-    base_url: str | None = Field(None, max_length=500)
+    base_url: Url | None = None
     service_account: dict[str, Any] | str | None = None
-    project: str | None = Field(None, max_length=200)
-    location: str | None = Field(None, max_length=100)
-    storage_uri: str | None = Field(None, max_length=500)
-    storage_base_url: str | None = Field(None, max_length=500)
-    models: dict[str, str | None] | None = None
+    project: Place | None = None
+    location: Place | None = None
+    storage_uri: Url | None = None
+    storage_base_url: Url | None = None
+    models: dict[ModelName, UpstreamId | None] | None = None
     costs: CostTable = Field(default_factory=dict)
-    groups: list[str] | None = None
+    groups: list[GroupName] | None = None
     priority: StrictInt | None = Field(None, ge=-1000, le=1000)
     weight: StrictInt | None = Field(None, ge=1, le=1000)
     max_concurrent: StrictInt | None = Limit
@@ -165,6 +172,7 @@ def _view(
 
 
 async def _find(services: Services, name: str) -> Channel:
+    checked(ChannelName, name, "name")
     async with services.db.read() as conn:
         found = await channel_db.find_channel(conn, name)
     if found is None:

@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import StrictFloat, StrictInt, StrictStr
 
 from veorelay.api.schemas import ErrorBody
-from veorelay.core.pricing import micros_to_usd, usd_to_micros
+from veorelay.core.pricing import micros_to_usd, price_to_micros, usd_to_micros
 from veorelay.errors import AuthenticationFailed, InvalidRequest, PermissionDenied
 from veorelay.services import Services
 
@@ -63,6 +63,14 @@ def micros(value: Usd, param: str) -> int:
     if abs(micros) > MAX_MICROS:
         raise InvalidRequest(f"{param} is out of range.", param=param)
     return micros
+
+
+def price_micros(value: Usd, param: str) -> int:
+    """A model's price: 0 to MAX_PRICE_USD (a negative price would pay the customer)."""
+    try:
+        return price_to_micros(value)
+    except ValueError as exc:
+        raise InvalidRequest(f"{param}: {exc}.", param=param) from None
 
 
 def usd(micros: int | None) -> str | None:

@@ -12,6 +12,7 @@ from veorelay.api.admin import schemas
 from veorelay.api.admin.accounts import account_json
 from veorelay.api.admin.common import Usd, admin_router, micros, money
 from veorelay.api.deps import ServicesDep
+from veorelay.api.fields import GroupName, ModelName, Name, Ref
 from veorelay.core.pricing import BillingMode
 from veorelay.db import accounts, catalog
 from veorelay.db.accounts import TokenSettings
@@ -22,12 +23,12 @@ router = admin_router()
 
 
 class TokenFields(BaseModel):
-    group: str | None = None
+    group: GroupName | None = None
     billing_mode: BillingMode | None = None
     enabled: StrictBool | None = None
     expires_at: float | None = Field(None, ge=0, le=1e11)
-    allowed_models: list[str] | None = None
-    ip_allowlist: list[str] | None = None
+    allowed_models: list[ModelName] | None = Field(None, max_length=100)
+    ip_allowlist: list[Ref] | None = Field(None, max_length=100)
     spend_limit_usd: Usd | None = None
     rpm_limit: int | None = Field(None, ge=1, le=1_000_000)
     max_in_flight: int | None = Field(None, ge=1, le=1_000_000)
@@ -59,12 +60,12 @@ class TokenFields(BaseModel):
 
 
 class TokenCreate(TokenFields):
-    account_id: str
-    name: str = Field(min_length=1, max_length=200)
+    account_id: Ref
+    name: Name
 
 
 class TokenUpdate(TokenFields):
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: Name | None = None
 
 
 async def _check_group(services: Services, changes: dict[str, Any]) -> None:

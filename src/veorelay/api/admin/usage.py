@@ -18,7 +18,7 @@ from veorelay.api.deps import ServicesDep
 from veorelay.core.lifecycle import TaskState
 from veorelay.db import redemption, usage
 from veorelay.db.usage import UsageFilter
-from veorelay.errors import Conflict, NotFound
+from veorelay.errors import Conflict, InvalidRequest, NotFound
 from veorelay.services import Services
 
 router = admin_router()
@@ -106,6 +106,8 @@ async def list_usage(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """One record per task, newest first, a page at a time."""
+    if not 1 <= limit <= 1000:  # the command line calls this directly
+        raise InvalidRequest("limit must be from 1 to 1000.", param="limit")
     async with services.db.read() as conn:
         rows, has_more = await usage.usage_page(conn, where, after=after or None, limit=limit)
     data = [money(r) for r in rows]
