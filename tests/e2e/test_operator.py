@@ -157,7 +157,7 @@ def test_billing_modes_and_prices(
     admin(
         "PUT",
         f"/models/{model}",
-        json={**(model_price or {"per_call_usd": "0.3"}), "upstream_model": FAST},
+        json=model_price or {"per_call_usd": "0.3"},
     )
     account = admin.account("5")
     secret = admin.token(account, billing_mode=billing_mode)
@@ -394,6 +394,24 @@ def test_models_are_patched_and_deleted(operator: tuple[Gateway, Admin]) -> None
     assert gone.json()["error"]["code"] == "model_not_found"
     admin("PUT", f"/models/{FAST}", json={"per_call_usd": "0.3"})  # brought back by hand
     assert create(gateway, secret).status_code == 200
+
+
+def test_upstream_model_ids_are_refused_on_prices_and_point_to_channels(
+    operator: tuple[Gateway, Admin],
+) -> None:
+    _, admin = operator
+    for method in ("PUT", "PATCH"):
+        response = httpx.request(
+            method,
+            f"{admin.url}/models/{FAST}",
+            headers=admin.headers,
+            json={"per_call_usd": "0.3", "upstream_model": "veo-3.1-fast-generate-001"},
+        )
+        assert response.status_code == 400
+        error = response.json()["error"]
+        assert (error["code"], error["param"]) == ("upstream_model_per_channel", "upstream_model")
+        assert "channel" in error["message"]
+    assert "upstream_model" not in admin("GET", "/models")["data"][0]
 
 
 def test_concurrent_redeem_of_one_code_credits_once(operator: tuple[Gateway, Admin]) -> None:

@@ -103,26 +103,14 @@ def test_tokens_prices_groups_codes_usage(cli: Any) -> None:
         "0.1",
         "--per-second",
         "720p=0.02",
-        "--upstream-model",
-        "veo-3.1-lite-generate-001",
         "--json",
     )
     models = {m["model"]: m for m in cli("price", "list", "--json")["data"]}
     assert models["veo-3.1-lite"]["per_second_usd"] == {"720p": "0.020000"}
     assert models["veo-3.1-fast-generate-preview"]["per_call_usd"] == "0.300000"
-    # Settings not given stay: the docs' "map to a GA id" example keeps the price.
-    mapped = cli(
-        "price",
-        "set",
-        "veo-3.1-fast-generate-preview",
-        "--upstream-model",
-        "veo-3.1-fast-generate-001",
-        "--json",
-    )
-    assert (mapped["per_call_usd"], mapped["upstream_model"]) == (
-        "0.300000",
-        "veo-3.1-fast-generate-001",
-    )
+    # Settings not given stay.
+    enabled = cli("price", "set", "veo-3.1-fast-generate-preview", "--enabled", "--json")
+    assert enabled["per_call_usd"] == "0.300000"
     dropped = cli("price", "set", "veo-3.1-lite", "--per-second", "720p=", "--disabled", "--json")
     assert (dropped["per_second_usd"], dropped["per_call_usd"], dropped["enabled"]) == (
         {},

@@ -8,6 +8,7 @@ import logging
 import secrets as random_secrets
 from collections.abc import Iterable
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from veorelay.core.channels import (
@@ -16,7 +17,9 @@ from veorelay.core.channels import (
     ChannelKind,
     default_cost,
 )
+from veorelay.core.lifecycle import TaskState
 from veorelay.db import channels as channel_db
+from veorelay.db.tables import tasks
 from veorelay.db.channels import Channel, ChannelModel
 from veorelay.secretbox import SecretBox, fingerprint
 from veorelay.settings import Settings
@@ -80,9 +83,27 @@ async def seed_channels(
         elif existing.base_url == BUILTIN_SIMULATOR:
             await channel_db.update_channel(conn, existing.id, enabled=True, updated_at=now)
     live_now = await channel_db.list_channels(conn)
+    await _adopt_tasks_from_before_channels(conn, live_now)
     return any(
         c.enabled and BUILTIN_SIMULATOR in (c.base_url, c.storage_base_url) for c in live_now
     )
+
+
+async def _adopt_tasks_from_before_channels(conn: AsyncConnection, live: list[Channel]) -> None:
+    """Operations started before channels existed were made with the environment's key (or
+    the built-in simulator): they are polled and downloaded through that channel."""
+    heir = next((c for c in live if c.name == ENV_CHANNEL and c.enabled), None) or next(
+        (c for c in live if c.name == SIMULATOR_CHANNEL and c.enabled), None
+    )
+    if heir is not None:
+        await conn.execute(
+            update(tasks)
+            .where(
+                tasks.c.channel_id.is_(None),
+                tasks.c.state.in_([TaskState.RUNNING.value, TaskState.DOWNLOADING.value]),
+            )
+            .values(channel_id=heir.id)
+        )
 
 
 async def _upsert_env_channel(

@@ -428,7 +428,7 @@ price_app = typer.Typer(
 @price_app.command("list")
 def price_list(as_json: JsonFlag = False) -> None:
     """Every model with its prices."""
-    columns = ["model", "per_call_usd", "per_second_usd", "upstream_model", "enabled"]
+    columns = ["model", "per_call_usd", "per_second_usd", "enabled"]
     command(admin_catalog.list_models, as_json, columns)
 
 
@@ -440,7 +440,6 @@ def price_set(
         list[str] | None,
         typer.Option(help="RESOLUTION=USD per second, e.g. 720p=0.05 (repeatable)."),
     ] = None,
-    upstream_model: Annotated[str | None, typer.Option(help="The model id sent upstream.")] = None,
     enabled: Annotated[
         bool | None, typer.Option("--enabled/--disabled", help="Offer the model, or stop.")
     ] = None,
@@ -457,7 +456,6 @@ def price_set(
     given: dict[str, Any] = {"per_second_usd": rates}
     for name, value in [
         ("per_call_usd", per_call),
-        ("upstream_model", upstream_model),
         ("enabled", enabled),
     ]:
         if value is not None:

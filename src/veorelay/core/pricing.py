@@ -36,7 +36,6 @@ class ModelPrice:
     model: str
     per_call_micros: int | None
     per_second_micros: Mapping[Resolution, int] = field(default_factory=dict)
-    upstream_model: str | None = None
     enabled: bool = True
 
 

@@ -29,7 +29,6 @@ def _price_from_row(row: Any) -> ModelPrice:
             for res, column in _PER_SECOND_COLUMNS.items()
             if getattr(row, column) is not None
         },
-        upstream_model=row.upstream_model,
         enabled=row.enabled,
     )
 
@@ -71,7 +70,6 @@ async def set_model_price(
     keeps the one it has."""
     values: dict[str, Any] = {
         "per_call_micros": price.per_call_micros,
-        "upstream_model": price.upstream_model,
         "enabled": price.enabled,
         "updated_at": now,
         "deleted_at": None,

@@ -54,7 +54,6 @@ model_prices = Table(
     Column("per_second_720p_micros", BigInteger, nullable=True),
     Column("per_second_1080p_micros", BigInteger, nullable=True),
     Column("per_second_4k_micros", BigInteger, nullable=True),
-    Column("upstream_model", String(100), nullable=True),
     Column("enabled", Boolean, nullable=False, server_default=text("true")),
     Column("description", String(500), nullable=False, server_default=""),
     Column("updated_at", Double, nullable=False),

@@ -77,10 +77,18 @@ async def delete_group(name: str, services: ServicesDep) -> dict[str, Any]:
     return {"name": name, "deleted": True}
 
 
+UPSTREAM_MODEL_MOVED = Field(
+    None,
+    description="No longer here: upstream model ids are set per channel "
+    "(`veorelay channel update NAME --model PUBLIC=UPSTREAM`, docs/channels.md). "
+    "Giving one is refused.",
+)
+
+
 class ModelBody(BaseModel):
     per_call_usd: Usd | None = None
     per_second_usd: dict[Resolution, Usd] = Field(default_factory=dict)
-    upstream_model: ModelName | None = None
+    upstream_model: ModelName | None = UPSTREAM_MODEL_MOVED
     enabled: StrictBool = True
     description: Note = ""
 
@@ -90,7 +98,7 @@ class ModelPatch(BaseModel):
 
     per_call_usd: Usd | None = None
     per_second_usd: dict[Resolution, Usd | None] = Field(default_factory=dict)
-    upstream_model: ModelName | None = None
+    upstream_model: ModelName | None = UPSTREAM_MODEL_MOVED
     enabled: StrictBool | None = None
     description: Note | None = None
 
@@ -101,9 +109,20 @@ def _model_json(price: ModelPrice) -> dict[str, Any]:
         "per_call_micros": price.per_call_micros,
         "per_call_usd": usd(price.per_call_micros),
         "per_second_usd": {res.value: usd(v) for res, v in price.per_second_micros.items()},
-        "upstream_model": price.upstream_model,
         "enabled": price.enabled,
     }
+
+
+def _refuse_upstream_model(body: ModelBody | ModelPatch) -> None:
+    """Silently dropping it would send the model as it is named; say where it went instead."""
+    if body.upstream_model is not None:
+        raise InvalidRequest(
+            "Upstream model ids are set per channel now: veorelay channel update NAME "
+            "--model PUBLIC=UPSTREAM, or PATCH /admin/api/channels/{name} with "
+            '{"models": {...}} (docs/channels.md).',
+            param="upstream_model",
+            code="upstream_model_per_channel",
+        )
 
 
 def _optional_micros(value: Usd | None, param: str) -> int | None:
@@ -121,13 +140,13 @@ async def list_models(services: ServicesDep) -> dict[str, Any]:
 async def put_model(model: ModelName, body: ModelBody, services: ServicesDep) -> dict[str, Any]:
     """Add a model or replace all its settings."""
     checked(ModelName, model, "model")
+    _refuse_upstream_model(body)
     price = ModelPrice(
         model=model,
         per_call_micros=_optional_micros(body.per_call_usd, "per_call_usd"),
         per_second_micros={
             res: price_micros(v, "per_second_usd") for res, v in body.per_second_usd.items()
         },
-        upstream_model=body.upstream_model,
         enabled=body.enabled,
     )
     async with services.db.write() as conn:
@@ -140,6 +159,7 @@ async def put_model(model: ModelName, body: ModelBody, services: ServicesDep) ->
 async def patch_model(model: ModelName, body: ModelPatch, services: ServicesDep) -> dict[str, Any]:
     """Change some of a model's settings (or add a model, which then needs a price)."""
     checked(ModelName, model, "model")  # the command line calls this directly
+    _refuse_upstream_model(body)
     given = body.model_dump(exclude_unset=True)
     async with services.db.write() as conn:  # read and write together: no edit is lost
         price = await catalog.get_model_price(conn, model) or ModelPrice(model, None)
@@ -153,8 +173,6 @@ async def patch_model(model: ModelName, body: ModelPatch, services: ServicesDep)
         if "per_call_usd" in given:
             per_call = _optional_micros(body.per_call_usd, "per_call_usd")
             price = replace(price, per_call_micros=per_call)
-        if "upstream_model" in given:
-            price = replace(price, upstream_model=body.upstream_model)
         if body.enabled is not None:
             price = replace(price, enabled=body.enabled)
         await _store(conn, price, body.description)

@@ -98,7 +98,6 @@ class ModelPrice(Answer):
     per_call_micros: int | None
     per_call_usd: str | None
     per_second_usd: dict[str, str]
-    upstream_model: str | None
     enabled: bool
 
 

@@ -88,4 +88,7 @@ def upgrade() -> None:
         "UPDATE tasks SET group_name = (SELECT tokens.group_name FROM tokens "
         "WHERE tokens.id = tasks.token_id)"
     )
-    # Queued tasks of the old engine were submitted straight from `queued`; nothing to move.
+    # Upstream model ids are per channel now (channel_models); the settings-made channels map
+    # every model from VEORELAY_MODEL_MAP at start.
+    with op.batch_alter_table("model_prices") as batch_op:
+        batch_op.drop_column("upstream_model")
