@@ -19,8 +19,8 @@ from veorelay.core.channels import (
 )
 from veorelay.core.lifecycle import TaskState
 from veorelay.db import channels as channel_db
-from veorelay.db.tables import tasks
 from veorelay.db.channels import Channel, ChannelModel
+from veorelay.db.tables import tasks
 from veorelay.secretbox import SecretBox, fingerprint
 from veorelay.settings import Settings
 
