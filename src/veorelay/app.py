@@ -43,7 +43,6 @@ from veorelay.pricebook import PriceBook
 from veorelay.secretbox import SecretBox
 from veorelay.services import Services
 from veorelay.settings import Settings
-from veorelay.simulator.app import SimulatorConfig, create_simulator_app
 from veorelay.storage.filesystem import FilesystemStorage
 
 log = logging.getLogger("veorelay")
@@ -216,6 +215,9 @@ def _quiet_embedded_servers() -> None:
 
 @asynccontextmanager
 async def _embedded_simulator(settings: Settings) -> AsyncIterator[str]:
+    # Imported here: the renderer pulls in PyAV and numpy, which only the simulator needs.
+    from veorelay.simulator.app import SimulatorConfig, create_simulator_app
+
     config = SimulatorConfig(
         data_dir=settings.data_dir / "simulator", time_scale=settings.simulator_time_scale
     )

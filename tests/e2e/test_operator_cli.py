@@ -56,6 +56,7 @@ def test_accounts_money_and_ledger(cli: Any) -> None:
     assert [a["id"] for a in cli("account", "list", "--json")["data"]] == [account_id]
 
 
+@pytest.mark.timeout(300)  # some thirty CLI runs, each a fresh Python process
 def test_tokens_prices_groups_codes_usage(cli: Any) -> None:
     cli("group", "set", "vip", "--multiplier", "0.8", "--json")
     created = cli(

@@ -19,7 +19,6 @@ from veorelay.db.database import Database
 from veorelay.secretbox import SecretBox
 from veorelay.upstream.base import UpstreamClient
 from veorelay.upstream.gemini import GeminiClient
-from veorelay.upstream.vertex import VertexClient
 
 ROW_CACHE_SECONDS = 1.0
 
@@ -78,6 +77,10 @@ def build_client(
         base_url = simulator_url
     if channel.kind is ChannelKind.GEMINI:
         return GeminiClient(http, base_url or GEMINI_BASE_URL, secret["api_keys"])
+    # Imported here: google-auth (and requests) take a while to import, and only Vertex
+    # channels need them; every operator command would pay for it otherwise.
+    from veorelay.upstream.vertex import VertexClient
+
     assert channel.project is not None
     assert channel.location is not None
     options: dict[str, Any] = {"base_url": base_url, "storage_uri": channel.storage_uri}
