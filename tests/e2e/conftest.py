@@ -8,7 +8,7 @@ import re
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -173,3 +173,20 @@ def fresh_postgres_database() -> Iterator[str]:
         yield admin.rsplit("/", 1)[0] + f"/{name}"
     finally:
         asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+BOTH_DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@contextmanager
+def running_gateway(database: str, data_dir: Path, env: dict[str, str]) -> Iterator[Gateway]:
+    """A gateway on SQLite (its data dir) or on a fresh PostgreSQL database; on leaving, it
+    is stopped, and must have logged no traceback and kept every ledger balanced."""
+    with ExitStack() as stack:
+        if database == "postgresql":
+            env = {**env, "VEORELAY_DATABASE_URL": stack.enter_context(fresh_postgres_database())}
+        gw = start_gateway(data_dir, env)
+        stack.callback(gw.process.stop)
+        yield gw
+        assert "Traceback" not in gw.process.log()
+        assert_ledger_balanced(gw)

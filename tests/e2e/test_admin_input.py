@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import ExitStack
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.e2e.conftest import (
+    BOTH_DATABASES,
     Gateway,
-    assert_ledger_balanced,
-    fresh_postgres_database,
     gateway_env,
-    start_gateway,
+    running_gateway,
 )
 
 ADMIN_KEY = "admin-" + "h" * 40
@@ -44,9 +42,7 @@ class Admin:
         return response.json()
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(scope="module", params=BOTH_DATABASES)
 def gateway(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Gateway]:
@@ -57,15 +53,9 @@ def gateway(
         "VEORELAY_ADMIN_KEY": ADMIN_KEY,
         "VEORELAY_CACHE_SECONDS": "0",
     }
-    with ExitStack() as stack:
-        if request.param == "postgresql":
-            env["VEORELAY_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
-        gw = start_gateway(data_dir, env)
-        stack.callback(gw.process.stop)
+    with running_gateway(request.param, data_dir, env) as gw:
         Admin(gw).ok("POST", "/accounts", json={"name": "bystander", "balance_usd": "5"})
         yield gw
-        assert "Traceback" not in gw.process.log()
-        assert_ledger_balanced(gw)
 
 
 @pytest.fixture

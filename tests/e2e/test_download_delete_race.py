@@ -9,17 +9,15 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Iterator
-from contextlib import ExitStack
 
 import httpx
 import pytest
 
 from tests.e2e.conftest import (
+    BOTH_DATABASES,
     Gateway,
-    assert_ledger_balanced,
-    fresh_postgres_database,
     gateway_env,
-    start_gateway,
+    running_gateway,
 )
 
 FAST = "veo-3.1-fast-generate-preview"
@@ -27,22 +25,14 @@ ROUNDS = 6
 WORKERS = 8
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(scope="module", params=BOTH_DATABASES)
 def gateway(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Gateway]:
     data_dir = tmp_path_factory.mktemp(f"race-{request.param}") / "data"
     env = gateway_env(data_dir, simulator_url=None)  # the built-in simulator renders
-    with ExitStack() as stack:
-        if request.param == "postgresql":
-            env["VEORELAY_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
-        gw = start_gateway(data_dir, env)
-        stack.callback(gw.process.stop)
+    with running_gateway(request.param, data_dir, env) as gw:
         yield gw
-        assert "Traceback" not in gw.process.log()
-        assert_ledger_balanced(gw)
 
 
 def completed_videos(gateway: Gateway, token: str, count: int) -> list[str]:

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from contextlib import ExitStack
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.e2e.conftest import (
+    BOTH_DATABASES,
     Gateway,
     assert_ledger_balanced,
-    fresh_postgres_database,
     gateway_env,
-    start_gateway,
+    running_gateway,
 )
 
 ADMIN_KEY = "admin-" + "l" * 40
@@ -27,9 +26,7 @@ RUSH = 30
 PRICE = 300_000  # a 4 s 720p fast video
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(scope="module", params=BOTH_DATABASES)
 def gateway(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Gateway]:
@@ -40,11 +37,7 @@ def gateway(
         "VEORELAY_ADMIN_KEY": ADMIN_KEY,
         "VEORELAY_CACHE_SECONDS": "0",
     }
-    with ExitStack() as stack:
-        if request.param == "postgresql":
-            env["VEORELAY_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
-        gw = start_gateway(data_dir, env)
-        stack.callback(gw.process.stop)
+    with running_gateway(request.param, data_dir, env) as gw:
         yield gw
 
 

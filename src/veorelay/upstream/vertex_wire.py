@@ -15,7 +15,6 @@ from veorelay.core.models import VideoSpec
 from veorelay.upstream import wire
 from veorelay.upstream.base import OperationState
 from veorelay.upstream.errors import ModelUnavailable, OperationLost, TaskRejected
-from veorelay.upstream.rpc import code_name
 
 API_VERSION = "v1"
 PROBE_VERSION = "v1beta1"  # publishers.models.get is served on v1beta1
@@ -80,15 +79,9 @@ def operation_name(body: Any) -> str:
 def parse_operation(body: Any) -> OperationState:
     """A fetched operation whose inline videos (if any) were left out by the reader."""
     body = body if isinstance(body, dict) else {}
-    if not body.get("done"):
-        return OperationState(done=False)
-    error = body.get("error")
-    if isinstance(error, dict):
-        return OperationState(
-            done=True,
-            error_code=code_name(error.get("code")),
-            error_message=str(error.get("message") or "upstream operation failed"),
-        )
+    ended = wire.unfinished_or_failed(body)
+    if ended is not None:
+        return ended
     result = body.get("response")
     result = result if isinstance(result, dict) else {}
     inline = 0

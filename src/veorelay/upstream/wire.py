@@ -62,8 +62,9 @@ def predict_body(spec: VideoSpec) -> dict[str, Any]:
     return {"instances": [instance], "parameters": parameters}
 
 
-def parse_operation(body: dict[str, Any]) -> OperationState:
-    """A running operation is just {"name"}; `done` may be absent, which means not done."""
+def unfinished_or_failed(body: dict[str, Any]) -> OperationState | None:
+    """The state of an operation not done, or done with an error (both surfaces alike);
+    None when it finished with a result to read."""
     if not body.get("done"):
         return OperationState(done=False)
     error = body.get("error")
@@ -73,6 +74,14 @@ def parse_operation(body: dict[str, Any]) -> OperationState:
             error_code=code_name(error.get("code")),
             error_message=str(error.get("message") or "upstream operation failed"),
         )
+    return None
+
+
+def parse_operation(body: dict[str, Any]) -> OperationState:
+    """A running operation is just {"name"}; `done` may be absent, which means not done."""
+    ended = unfinished_or_failed(body)
+    if ended is not None:
+        return ended
     result = (body.get("response") or {}).get("generateVideoResponse") or {}
     reasons = [str(r) for r in result.get("raiMediaFilteredReasons") or []]
     for sample in result.get("generatedSamples") or []:
