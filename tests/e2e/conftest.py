@@ -99,6 +99,9 @@ def gateway_env(data_dir: Path, simulator_url: str | None) -> dict[str, str]:
         "VEORELAY_SIMULATOR_TIME_SCALE": SCALE,
         "VEORELAY_ENGINE_TICK_SECONDS": "0.05",
         "VEORELAY_ENGINE_LEASE_SECONDS": "2",
+        # 10 minutes at this scale (the default, 30, is 18 s): a loaded 2-core machine
+        # renders slower than that, and no test here is about the deadline.
+        "VEORELAY_TASK_TIMEOUT_SECONDS": "60000",
         "VEORELAY_LOG_LEVEL": "debug",
         "VEORELAY_GEMINI_API_KEY": "",
     }

@@ -118,7 +118,6 @@ def started(
     data_dir = directory / "data"
     env = {
         **gateway_env(data_dir, None),
-        "VEORELAY_TASK_TIMEOUT_SECONDS": "60000",  # 10 min at this scale: no task times out
         "VEORELAY_LOG_LEVEL": "info",
     }
     add_channels(env, url, keys, "--max-concurrent", str(CONCURRENT), "--rpm", "8")
