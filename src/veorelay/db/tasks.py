@@ -360,10 +360,12 @@ async def lease_due(
 
 
 async def queued_candidates(
-    conn: ReadConnection, now: float, per_account: int, limit: int
+    conn: ReadConnection, now: float, per_account: int, limit: int, waiting_reason: str
 ) -> list[Candidate]:
     """Due queued tasks, at most `per_account` of each account's oldest (so one account's
-    backlog cannot crowd the others out of the batch the planner sees)."""
+    backlog cannot crowd the others out of the batch the planner sees). Tasks waiting for
+    capacity (`waiting_reason`) are always due: they are postponed only so an idle engine
+    does not spin, and must not lose their turn to younger tasks when a slot frees."""
     rank = (
         func.row_number()
         .over(partition_by=tasks.c.account_id, order_by=(tasks.c.created_at, tasks.c.id))
@@ -378,7 +380,10 @@ async def queued_candidates(
             tasks.c.created_at,
             rank,
         )
-        .where(tasks.c.state == TaskState.QUEUED.value, tasks.c.next_attempt_at <= now)
+        .where(
+            tasks.c.state == TaskState.QUEUED.value,
+            or_(tasks.c.next_attempt_at <= now, tasks.c.wait_reason == waiting_reason),
+        )
         .subquery()
     )
     rows = await conn.execute(

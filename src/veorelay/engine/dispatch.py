@@ -119,7 +119,9 @@ async def dispatch(
     async with db.write() as conn:
         channels = await channel_db.list_channels(conn, lock=True)
         await _fail_overdue(conn, now)
-        candidates = await task_db.queued_candidates(conn, now, PER_ACCOUNT, limit * 4)
+        candidates = await task_db.queued_candidates(
+            conn, now, PER_ACCOUNT, limit * 4, WAITING_FOR_CAPACITY
+        )
         if not candidates:
             return 0
         by_id = {c.id: c for c in channels}
