@@ -98,7 +98,7 @@ async def _lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def running_services(
-    settings: Settings, *, with_engine: bool | None = None
+    settings: Settings, *, with_engine: bool | None = None, seed_upstream: bool = True
 ) -> AsyncIterator[Services]:
     """Everything `serve`, `worker` and the operator commands run on. Only a running engine
     talks upstream, so only then is the upstream client (or the built-in simulator) started."""
@@ -112,7 +112,11 @@ async def running_services(
     prices = settings.price_table()
     async with db.write() as conn:
         await catalog.seed_models(conn, prices, time.time())
-        needs_simulator = await seed_channels(conn, settings, box, prices, time.time())
+        # Operator commands leave the channels alone: a shell with another key in its
+        # environment must not rewrite the gateway's `env-gemini` channel.
+        needs_simulator = seed_upstream and await seed_channels(
+            conn, settings, box, prices, time.time()
+        )
     services = Services(
         settings=settings,
         db=db,

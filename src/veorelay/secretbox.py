@@ -32,9 +32,18 @@ class SecretBox:
         path = data_dir / KEY_FILE
         if not path.exists():
             data_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            # Written aside and linked into place: a process starting at the same moment
+            # sees either no file or the whole key, and the first link wins.
+            staged = data_dir / f".{KEY_FILE}.{os.getpid()}"
+            fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(Fernet.generate_key())
+            try:
+                os.link(staged, path)
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(staged)
         return cls(path.read_bytes().strip())
 
     def seal(self, value: dict[str, Any]) -> str:

@@ -31,6 +31,7 @@ from veorelay.simulator.app import SimulatorConfig, create_simulator_app
 from veorelay.storage.filesystem import FilesystemStorage
 
 KEY = "AIzaSy-channel-test-key-never-shown"
+NEW_KEY = "AIzaSy-channel-test-rotated-key"  # the same Google project as KEY
 SCALE = 0.004
 RETIRED = "veo-3.0-fast-generate-001"
 
@@ -40,7 +41,8 @@ def simulator_url(tmp_path: Path, render_cache: Path) -> Iterator[str]:
     config = SimulatorConfig(
         data_dir=tmp_path / "sim",
         time_scale=SCALE,
-        api_keys=frozenset({KEY}),
+        api_keys=frozenset({KEY, NEW_KEY}),
+        api_key_projects={KEY: "one-project", NEW_KEY: "one-project"},
         retired_models=frozenset({RETIRED}),
         render_dir=render_cache,
         cheap_renders=True,  # hundreds of prompts, a handful of renders
@@ -268,3 +270,50 @@ async def test_an_unreachable_channel_is_taken_out_and_probed_back(pool: Pool) -
         kinds = [e["kind"] for e in await channel_db.recent_events(conn, dead.id)]
     assert kinds[0] == "healthy"
     assert "unreachable" in kinds
+
+
+async def test_a_rotated_key_still_polls_the_operations_its_predecessor_started(
+    pool: Pool,
+) -> None:
+    channel = await pool.channel("rotating")
+    token = await make_account(pool.db)
+    created = await make_task(pool.db, token, spec(prompt="outlives its key"))
+    engine = pool.engine()
+    runner = asyncio.create_task(engine.run_forever())
+    try:
+        deadline = time.monotonic() + 20
+        while (await pool.tasks())[0].state is not TaskState.RUNNING:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+    async with pool.db.write() as conn:  # the operator replaces the key meanwhile
+        await channel_db.update_channel(
+            conn, channel, secret=pool.box.seal({"api_keys": [NEW_KEY]}), updated_at=time.time()
+        )
+    await pool.engine().run_until_idle(max_seconds=60)
+    (task,) = await pool.tasks()
+    assert (task.id, task.state) == (created.id, TaskState.COMPLETED)
+    assert (await pool.channel_row(channel)).health is Health.HEALTHY
+
+
+async def test_the_simulator_channel_never_comes_back_by_itself(
+    database: Database, tmp_path: Path
+) -> None:
+    from veorelay.channels.seed import seed_channels
+    from veorelay.settings import Settings
+
+    box = SecretBox(Fernet.generate_key())
+    settings = Settings(data_dir=tmp_path, gemini_api_key=[])
+    async with database.write() as conn:  # a fresh install: the built-in simulator serves
+        assert await seed_channels(conn, settings, box, [FAST], time.time())
+    real = await make_channel(database, box, "real", "http://127.0.0.1:9", [KEY])
+    async with database.write() as conn:
+        simulator = await channel_db.find_channel(conn, "simulator")
+        assert simulator is not None
+        await channel_db.update_channel(conn, simulator.id, enabled=False)
+        await channel_db.update_channel(conn, real.id, enabled=False)  # e.g. rotating its key
+        # A restart with every channel off must not hand customers synthetic videos.
+        assert not await seed_channels(conn, settings, box, [FAST], time.time())
+        assert not (await channel_db.find_channel(conn, "simulator")).enabled  # type: ignore[union-attr]

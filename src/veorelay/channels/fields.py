@@ -16,6 +16,7 @@ from veorelay.errors import InvalidRequest
 from veorelay.secretbox import fingerprint
 
 SA_FIELDS = ("client_email", "private_key", "token_uri")
+MAX_KEYS = 10
 
 
 def service_account(value: Mapping[str, Any] | str) -> dict[str, Any]:
@@ -37,6 +38,20 @@ def service_account(value: Mapping[str, Any] | str) -> dict[str, Any]:
         raise InvalidRequest(
             f"service_account lacks {', '.join(missing)}.", param="service_account"
         )
+    for name in ("client_email", "project_id"):  # shown (fingerprint) and stored (project)
+        text = value.get(name)
+        if text is not None and (
+            not isinstance(text, str) or len(text) > 200 or not text.isprintable()
+        ):
+            raise InvalidRequest(f"service_account {name} is not valid.", param="service_account")
+    # google-auth itself must accept it (a key that does not parse fails here, not at the
+    # first submit). Imported here: it is slow to import and only Vertex needs it.
+    from veorelay.upstream.tokens import ServiceAccountTokens
+
+    try:
+        ServiceAccountTokens(value)
+    except ValueError as exc:
+        raise InvalidRequest(f"service_account: {exc}.", param="service_account") from None
     return dict(value)
 
 
@@ -44,6 +59,12 @@ def api_keys(value: list[str]) -> list[str]:
     keys = [key.strip() for key in value if key.strip()]
     if not keys:
         raise InvalidRequest("A gemini channel needs at least one API key.", param="api_keys")
+    if len(keys) > MAX_KEYS:
+        raise InvalidRequest(
+            f"At most {MAX_KEYS} keys: they are one project's (its limits are shared); "
+            "add more projects as more channels.",
+            param="api_keys",
+        )
     if any(not key.isascii() or not key.isprintable() for key in keys):
         raise InvalidRequest("API keys are printable ASCII.", param="api_keys")
     return list(dict.fromkeys(keys))

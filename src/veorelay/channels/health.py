@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from veorelay.core.channels import UNREACHABLE_AFTER_FAULTS, Health
@@ -57,12 +57,21 @@ async def transient_fault(conn: AsyncConnection, channel: Channel, reason: str, 
 
 
 async def succeeded(conn: AsyncConnection, channel: Channel, now: float) -> None:
-    """A call went through: forget the fault streak (written only when there was one)."""
-    if channel.consecutive_faults or channel.health is Health.COOLING:
+    """A call went through: forget the fault streak (written only when there was one), and
+    end a cooldown that is over; one another worker set just now stays."""
+    if channel.consecutive_faults:
+        await conn.execute(
+            update(channels).where(channels.c.id == channel.id).values(consecutive_faults=0)
+        )
+    if channel.health is Health.COOLING:
         await conn.execute(
             update(channels)
-            .where(channels.c.id == channel.id, channels.c.health != Health.CREDENTIALS.value)
-            .values(consecutive_faults=0, health=Health.HEALTHY.value, cooling_until=None)
+            .where(
+                channels.c.id == channel.id,
+                channels.c.health == Health.COOLING.value,
+                or_(channels.c.cooling_until.is_(None), channels.c.cooling_until <= now),
+            )
+            .values(health=Health.HEALTHY.value, cooling_until=None)
         )
 
 

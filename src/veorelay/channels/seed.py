@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from veorelay.channels.fields import with_costs
 from veorelay.core.channels import (
     BUILTIN_SIMULATOR,
     DEFAULT_UPSTREAM_MODELS,
@@ -65,23 +66,21 @@ async def seed_channels(
         if simulator is not None and simulator.enabled and simulator.base_url == BUILTIN_SIMULATOR:
             await channel_db.update_channel(conn, simulator.id, enabled=False, updated_at=now)
             log.warning("a Google key is configured: the built-in simulator channel is disabled")
-    elif not any(c.enabled for c in live.values()):
-        existing = live.get(SIMULATOR_CHANNEL)
-        if existing is None:
-            await channel_db.insert_channel(
-                conn,
-                _values(
-                    new_channel_id(),
-                    SIMULATOR_CHANNEL,
-                    box.seal({"api_keys": [SIMULATOR_KEY]}),
-                    key_fingerprints([SIMULATOR_KEY]),
-                    BUILTIN_SIMULATOR,
-                    now,
-                ),
-                default_models(ChannelKind.GEMINI, catalog, settings.model_map),
-            )
-        elif existing.base_url == BUILTIN_SIMULATOR:
-            await channel_db.update_channel(conn, existing.id, enabled=True, updated_at=now)
+    elif not await channel_db.any_channel_ever(conn):
+        # A fresh install only: once an operator has channels (even all disabled or
+        # deleted), synthetic videos must never come back for their customers by themselves.
+        await channel_db.insert_channel(
+            conn,
+            _values(
+                new_channel_id(),
+                SIMULATOR_CHANNEL,
+                box.seal({"api_keys": [SIMULATOR_KEY]}),
+                key_fingerprints([SIMULATOR_KEY]),
+                BUILTIN_SIMULATOR,
+                now,
+            ),
+            default_models(ChannelKind.GEMINI, catalog, settings.model_map),
+        )
     live_now = await channel_db.list_channels(conn)
     await _adopt_tasks_from_before_channels(conn, live_now)
     return any(
@@ -142,8 +141,11 @@ async def _upsert_env_channel(
             updated_at=now,
         )
     current = {m.model: m.upstream_model for m in existing.models.values()}
-    if current != {m.model: m.upstream_model for m in models}:
-        await channel_db.replace_models(conn, existing.id, models)
+    wanted = {m.model: m.upstream_model for m in models}
+    if current != wanted:  # keeps the operator's cost overrides where the id is unchanged
+        await channel_db.replace_models(
+            conn, existing.id, with_costs(wanted, {}, previous=existing.models)
+        )
         await channel_db.update_channel(conn, existing.id, updated_at=now)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from veorelay.api.admin import channels as admin_channels
 from veorelay.cli.operator import JsonFlag, command, emit, execute, out, validated
@@ -254,10 +255,13 @@ def channel_test(name: str, as_json: JsonFlag = False) -> None:
     if as_json:
         emit(result, True)
     elif result["ok"]:
-        out.print(f"[green]ok[/] {name}: {result['answer']}")
+        out.print(f"[green]ok[/] {name}: {escape(result['answer'])}", highlight=False)
     else:
         error = result["error"]
-        out.print(f"[red]failed[/] {name}: {error['code']}: {error['message']}", markup=True)
+        out.print(
+            f"[red]failed[/] {name}: {error['code']}: {escape(error['message'])}",
+            highlight=False,
+        )
     if not result["ok"]:
         raise typer.Exit(1)
 
@@ -287,10 +291,12 @@ def show(channel: dict[str, Any], as_json: bool) -> None:
         "in_flight",
     ):
         if channel.get(key) is not None:
-            out.print(f"[bold]{key}[/]: {channel[key]}", markup=True, highlight=False)
+            out.print(f"[bold]{key}[/]: {escape(str(channel[key]))}", highlight=False)
     for model in channel["models"]:
         costs = ", ".join(f"{r} ${v}/s" for r, v in model["cost_per_second_usd"].items())
         state = "" if model["available"] else f"  UNAVAILABLE: {model['unavailable_reason']}"
-        out.print(f"  model {model['model']} -> {model['upstream_model']} ({costs}){state}")
+        line = f"  model {model['model']} -> {model['upstream_model']} ({costs}){state}"
+        out.print(line, markup=False, highlight=False)
     for event in channel.get("events") or []:
-        out.print(f"  event {event['at']:.0f} {event['kind']}: {event['message']}")
+        line = f"  event {event['at']:.0f} {event['kind']}: {event['message']}"
+        out.print(line, markup=False, highlight=False)

@@ -114,13 +114,22 @@ async def _with_models(conn: ReadConnection, rows: Iterable[Any]) -> list[Channe
     ]
 
 
-async def list_channels(conn: ReadConnection, *, lock: bool = False) -> list[Channel]:
-    """Every channel not deleted, by name. `lock` (in a write transaction) serializes
-    dispatchers across processes on PostgreSQL."""
+async def list_channels(
+    conn: ReadConnection, *, lock: bool = False, only: str | None = None
+) -> list[Channel]:
+    """Every channel not deleted (or just `only`), by name. `lock` (in a write transaction)
+    serializes dispatchers, and deletes, across processes on PostgreSQL."""
     query = select(channels).where(channels.c.deleted_at.is_(None)).order_by(channels.c.name)
+    if only is not None:
+        query = query.where(channels.c.id == only)
     if lock:
         query = query.with_for_update()
     return await _with_models(conn, await conn.execute(query))
+
+
+async def any_channel_ever(conn: ReadConnection) -> bool:
+    """Whether any channel was ever made here (deleted ones count)."""
+    return (await conn.execute(select(channels.c.id).limit(1))).first() is not None
 
 
 async def get_channel(conn: ReadConnection, channel_id: str) -> Channel | None:
@@ -212,6 +221,16 @@ async def record_submits(conn: AsyncConnection, channel_ids: list[str], now: flo
         await conn.execute(
             insert(channel_submits), [{"channel_id": cid, "at": now} for cid in channel_ids]
         )
+
+
+async def forget_one_submit(conn: AsyncConnection, channel_id: str) -> None:
+    """Take back the newest submit counted against the channel's budgets."""
+    newest = (
+        select(func.max(channel_submits.c.id))
+        .where(channel_submits.c.channel_id == channel_id)
+        .scalar_subquery()
+    )
+    await conn.execute(delete(channel_submits).where(channel_submits.c.id == newest))
 
 
 async def prune(conn: AsyncConnection, submits_before: float, events_before: float) -> None:

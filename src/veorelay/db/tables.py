@@ -192,7 +192,7 @@ channels = Table(
     Column("name", String(100), nullable=False, unique=True),
     Column("kind", String(20), nullable=False),
     Column("secret", Text, nullable=False),
-    Column("fingerprint", String(200), nullable=False),  # non-secret: how to recognise it
+    Column("fingerprint", Text, nullable=False),  # non-secret: how to recognise it
     Column("base_url", String(500), nullable=True),
     Column("project", String(200), nullable=True),
     Column("location", String(100), nullable=True),

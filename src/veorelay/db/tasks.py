@@ -315,13 +315,20 @@ async def load_input(conn: ReadConnection, task_id: str) -> ImageInput | None:
 
 
 async def lease_due(
-    conn: AsyncConnection, now: float, lease_seconds: float, limit: int
+    conn: AsyncConnection,
+    now: float,
+    lease_seconds: float,
+    limit: int,
+    states: frozenset[TaskState] | None = None,
 ) -> list[Task]:
-    """Take up to `limit` due tasks for `lease_seconds`. Bumps each version, so a worker whose
-    lease expired loses any later compare-and-set. PostgreSQL skips rows another worker locks.
-    Queued tasks are not leased: the dispatcher gives them a channel first (`assign`)."""
+    """Take up to `limit` due tasks (in `states`, default every step state) for
+    `lease_seconds`. Bumps each version, so a worker whose lease expired loses any later
+    compare-and-set. PostgreSQL skips rows another worker locks. Queued tasks are never
+    leased: the dispatcher gives them a channel first (`assign`)."""
+    if limit <= 0:
+        return []
     due = (
-        tasks.c.state.in_([s.value for s in STEP_STATES]),
+        tasks.c.state.in_([s.value for s in (states or STEP_STATES) & STEP_STATES]),
         tasks.c.next_attempt_at <= now,
         or_(tasks.c.lease_until.is_(None), tasks.c.lease_until < now),
     )
@@ -443,10 +450,15 @@ async def mark_waiting(
 
 
 async def overdue_queued(conn: ReadConnection, now: float, limit: int = 100) -> list[Task]:
-    """Queued tasks past their deadline (nobody leases them, so the dispatcher fails them)."""
+    """Queued tasks that can no longer be rendered before their deadline (nobody leases them,
+    so the dispatcher fails them): submitting one would make Google bill a render we would
+    abandon at the deadline."""
     rows = await conn.execute(
         select(*_COLUMNS)
-        .where(tasks.c.state == TaskState.QUEUED.value, tasks.c.deadline_at < now)
+        .where(
+            tasks.c.state == TaskState.QUEUED.value,
+            tasks.c.deadline_at - tasks.c.expected_render_seconds < now,
+        )
         .limit(limit)
     )
     return [Task.from_row(row) for row in rows]

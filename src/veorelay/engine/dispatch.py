@@ -83,13 +83,11 @@ def unservable(channels: list[Channel], model: str, group: str) -> Failure | Non
             "The gateway's upstream credentials for this model were refused, so the video "
             "could not be made. The operator has to fix them; you have not been charged.",
         )
-    if serving:
-        reasons = {c.models[model].unavailable_reason for c in serving}
-        detail = "; ".join(sorted(r for r in reasons if r))
+    if serving:  # Google's own words name the operator's projects: they stay in the events
         return Failure(
             "model_unavailable",
-            f"Model {model} is not available upstream ({detail or 'retired'}); "
-            "you have not been charged.",
+            f"Model {model} is no longer available upstream (retired, or not enabled for "
+            "this gateway's Google projects); you have not been charged.",
         )
     return None  # nothing serves it (an operator may add a channel): wait until the deadline
 
@@ -116,9 +114,14 @@ async def dispatch(
 ) -> int:
     """Assign up to `limit` queued tasks to channels. Returns how many were assigned.
     `minute_seconds` is the requests-per-minute window (scaled with the engine in tests)."""
+    # First, in a transaction of its own, fail what cannot run: settling locks token and
+    # account rows, which must not be taken while the channel rows are (a client's delete
+    # takes them in the other order).
+    async with db.write() as conn:
+        await _fail_overdue(conn, now)
+        await _fail_unservable(conn, await channel_db.list_channels(conn), now, limit * 4)
     async with db.write() as conn:
         channels = await channel_db.list_channels(conn, lock=True)
-        await _fail_overdue(conn, now)
         candidates = await task_db.queued_candidates(
             conn, now, PER_ACCOUNT, limit * 4, WAITING_FOR_CAPACITY
         )
@@ -132,16 +135,12 @@ async def dispatch(
             await channel_db.submits_since(conn, now - minute_seconds),
             await channel_db.submits_since(conn, quota_day_start(now)),
         )
-        failing = {
-            c.task_id: failure
-            for c in candidates
-            if (failure := unservable(channels, c.model, c.group)) is not None
-        }
-        if failing:
-            await _fail_all(conn, list(failing), failing, now)
-        candidates = [c for c in candidates if c.task_id not in failing]
+        candidates = [c for c in candidates if unservable(channels, c.model, c.group) is None]
         account_load = await task_db.accounts_in_flight(conn, {c.account_id for c in candidates})
-        assignments = scheduling.plan(candidates, room, account_load)[:limit]
+        assignable = scheduling.plan(candidates, room, account_load)
+        assignments = assignable[:limit]
+        # Assignable but beyond this engine's submit room: due next round, not "waiting".
+        deferred = {a.task_id for a in assignable[limit:]}
         models = {c.task_id: c.model for c in candidates}
         assigned = []
         for a in assignments:
@@ -149,7 +148,7 @@ async def dispatch(
             if await task_db.assign(conn, a.task_id, a.channel_id, upstream, now):
                 assigned.append(a.channel_id)
         await channel_db.record_submits(conn, assigned, now)
-        taken = {a.task_id for a in assignments}
+        taken = {a.task_id for a in assignments} | deferred
         waiting = [c for c in candidates if c.task_id not in taken]
         for reason, group in (
             (
@@ -174,10 +173,22 @@ async def _fail_overdue(conn: AsyncConnection, now: float) -> None:
             log.info("task %s: failed while queued (%s)", task.id, failure.code)
 
 
-async def _fail_all(
-    conn: AsyncConnection, task_ids: list[str], failures: dict[str, Failure], now: float
+async def _fail_unservable(
+    conn: AsyncConnection, channels: list[Channel], now: float, limit: int
 ) -> None:
-    for task in await task_db.get_tasks(conn, task_ids):
+    """Queued tasks no channel will ever take without an operator (credentials refused,
+    model retired everywhere) fail now rather than at their deadline."""
+    candidates = await task_db.queued_candidates(
+        conn, now, PER_ACCOUNT, limit, WAITING_FOR_CAPACITY
+    )
+    failures = {
+        c.task_id: failure
+        for c in candidates
+        if (failure := unservable(channels, c.model, c.group)) is not None
+    }
+    if not failures:
+        return
+    for task in await task_db.get_tasks(conn, list(failures)):
         failure = failures[task.id]
         moved = await task_db.apply_transition(
             conn, task, Event.FAILED, now, error_code=failure.code, error_message=failure.message

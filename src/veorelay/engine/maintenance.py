@@ -37,17 +37,25 @@ async def probe_unreachable(db: Database, clients: ChannelClients, now: float) -
             continue
         try:
             answer = await probe(clients, channel)
-        except CredentialRejected as exc:
-            async with db.write() as conn:
-                await health.credentials_refused(conn, channel, exc.message, time.time())
         except UpstreamError as exc:
-            log.warning("channel %s: probe failed: %s", channel.name, exc.message)
-            async with db.write() as conn:
-                await channel_db.add_event(conn, channel.id, "probe_failed", exc.message, now)
+            await _probe_failed(db, channel, exc, now)
+        except Exception as exc:  # a client that cannot be built: the operator's to fix
+            refused = CredentialRejected(f"cannot build the client: {type(exc).__name__}")
+            await _probe_failed(db, channel, refused, now)
         else:
             async with db.write() as conn:
                 await health.restore(conn, channel, f"probe passed: {answer}", time.time())
         clients.forget(channel.id)
+
+
+async def _probe_failed(db: Database, channel: Channel, exc: UpstreamError, now: float) -> None:
+    if isinstance(exc, CredentialRejected):
+        async with db.write() as conn:
+            await health.credentials_refused(conn, channel, exc.message, now)
+    else:
+        log.warning("channel %s: probe failed: %s", channel.name, exc.message)
+        async with db.write() as conn:
+            await channel_db.add_event(conn, channel.id, "probe_failed", exc.message, now)
 
 
 async def prune(db: Database, now: float) -> None:

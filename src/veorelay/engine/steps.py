@@ -27,9 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from veorelay.channels import health
 from veorelay.channels.clients import ChannelClients
 from veorelay.core import timing
-from veorelay.core.channels import upstream_cost
+from veorelay.core.channels import Health, upstream_cost
 from veorelay.core.lifecycle import Event, TaskState
 from veorelay.core.models import Resolution
+from veorelay.db import channels as channel_db
 from veorelay.db import tasks as task_db
 from veorelay.db.channels import Channel
 from veorelay.db.database import Database
@@ -73,15 +74,37 @@ class Upstream:
 
 
 class ChannelGone(Exception):
-    """The task's channel was deleted or cannot be built (its secret no longer opens)."""
+    """The task's channel was deleted."""
+
+
+class ChannelBroken(Exception):
+    """The channel's client cannot be built (a secret that no longer opens, a key file
+    Google's library refuses, a missing project): the operator has to fix it."""
+
+    def __init__(self, channel: Channel, reason: str):
+        super().__init__(reason)
+        self.channel = channel
+        self.reason = reason
+
+
+# A download that keeps failing for a transient reason gives up after this many tries.
+MAX_DOWNLOAD_RETRIES = 10
 
 
 async def run_step(ctx: StepContext, task: Task) -> None:
     """Run the step the task's state calls for; upstream errors are turned into outcomes here."""
     try:
         upstream = await _upstream(ctx, task)
-    except ChannelGone as exc:
-        await _fail(ctx, task, "upstream_unavailable", f"The upstream channel is gone: {exc}")
+    except ChannelGone:
+        await _fail(
+            ctx,
+            task,
+            "upstream_unavailable",
+            "The upstream channel this video was made on was removed; you have not been charged.",
+        )
+        return
+    except ChannelBroken as exc:
+        await _channel_broken(ctx, task, exc)
         return
     if task.state is TaskState.SUBMITTING:
         await _submit_step(ctx, task, upstream)
@@ -107,8 +130,26 @@ async def _upstream(ctx: StepContext, task: Task) -> Upstream:
     try:
         return Upstream(channel, ctx.channels.client(channel))
     except Exception as exc:  # a secret that no longer opens, a malformed configuration
-        log.error("channel %s: cannot build its client: %s", channel.name, exc)
-        raise ChannelGone(str(exc)) from None
+        raise ChannelBroken(channel, f"cannot build its client: {type(exc).__name__}") from None
+
+
+async def _channel_broken(ctx: StepContext, task: Task, exc: ChannelBroken) -> None:
+    """Take the channel out until an operator acts; a task not yet submitted moves to
+    another channel, one rendering upstream waits (its operation is only reachable here)."""
+    now = ctx.clock()
+    if now > task.deadline_at:
+        failure = deadline_failure(task)
+        await _fail(ctx, task, failure.code, failure.message)
+        return
+    async with ctx.db.write() as conn:
+        if exc.channel.health is not Health.CREDENTIALS:
+            await health.credentials_refused(conn, exc.channel, exc.reason, now)
+        if task.state is TaskState.SUBMITTING:
+            await _requeue(conn, task, now, now, None)
+        else:
+            delay = timing.retry_backoff(task.attempts + 1, ctx.time_scale)
+            await task_db.reschedule(conn, task, now, now + delay, attempts=task.attempts + 1)
+    ctx.channels.forget(exc.channel.id)
 
 
 async def _after_submit(ctx: StepContext, task: Task, upstream: Upstream) -> None:
@@ -140,6 +181,8 @@ async def _submit_step(ctx: StepContext, task: Task, upstream: Upstream) -> None
             if exc.http_status == 429:
                 wait = exc.retry_after or DEFAULT_COOLDOWN_SECONDS * ctx.time_scale
                 await health.cool_down(conn, channel, timing.jittered(wait), exc.message, now)
+                # Google does not count a refused request against the quota; neither do we.
+                await channel_db.forget_one_submit(conn, channel.id)
                 await _requeue(conn, task, now, now, WAITING_FOR_CAPACITY)
             else:
                 await health.transient_fault(conn, channel, exc.message, now)
@@ -191,7 +234,15 @@ async def _requeue(
 
 async def _submit(ctx: StepContext, task: Task, upstream: Upstream) -> None:
     async with ctx.db.read() as conn:
+        current = await task_db.get_task(conn, task.id)
         image = await task_db.load_input(conn, task.id) if task.has_image else None
+    if (
+        current is None
+        or current.state is not TaskState.SUBMITTING
+        or (task.has_image and image is None)
+    ):
+        log.info("task %s: cancelled before its submit; not sent", task.id)
+        return
     ref = await upstream.client.submit(task.spec(image), task.upstream_model)
     now = ctx.clock()
     async with ctx.db.write() as conn:
@@ -312,6 +363,14 @@ async def _retry_later(
 ) -> None:
     now = ctx.clock()
     attempts = task.attempts + 1
+    if task.state is TaskState.DOWNLOADING and attempts >= MAX_DOWNLOAD_RETRIES:
+        await _fail(
+            ctx,
+            task,
+            "upstream_unavailable",
+            "The finished video could not be fetched from upstream; you have not been charged.",
+        )
+        return
     delay = timing.retry_backoff(attempts, ctx.time_scale, exc.retry_after)
     log.warning(
         "task %s on channel %s: %s; retry %d in %.2f s",

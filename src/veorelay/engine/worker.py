@@ -24,6 +24,7 @@ from veorelay.engine.steps import StepContext, run_step
 from veorelay.storage.base import VideoStorage
 
 log = logging.getLogger("veorelay.engine")
+AFTER_SUBMIT = frozenset({TaskState.RUNNING, TaskState.DOWNLOADING})
 # Due work that could not be leased (another worker holds it) is looked at again this soon.
 MIN_WAIT = 0.01
 
@@ -148,8 +149,18 @@ class Engine:
                 self.tick_seconds,
                 minute_seconds=60.0 * self.ctx.time_scale,
             )
-        async with self.ctx.db.write() as conn:
-            leased = await task_db.lease_due(conn, self.ctx.clock(), self.lease_seconds, free)
+        async with self.ctx.db.write() as conn:  # submits within the submit limit, then the rest
+            now = self.ctx.clock()
+            leased = await task_db.lease_due(
+                conn,
+                now,
+                self.lease_seconds,
+                min(free, self.submit_concurrency - len(self._submitting)),
+                frozenset({TaskState.SUBMITTING}),
+            )
+            leased += await task_db.lease_due(
+                conn, now, self.lease_seconds, free - len(leased), AFTER_SUBMIT
+            )
         for task in leased:
             step = asyncio.create_task(self._run_leased(task))
             self._running.add(step)

@@ -278,10 +278,16 @@ async def create_channel(body: ChannelCreate, services: ServicesDep) -> dict[str
     return await _show(services, channel_id)
 
 
-async def _retire_builtin_simulator(conn: Any, now: float) -> None:
-    """A real channel takes over: the built-in simulator must not serve real customers."""
+async def _retire_builtin_simulator(conn: Any, now: float, keep: str | None = None) -> None:
+    """A real channel takes over: the built-in simulator must not serve real customers.
+    (Enabling the simulator channel itself, `keep`, is an operator's explicit choice.)"""
     simulator = await channel_db.find_channel(conn, SIMULATOR_CHANNEL)
-    if simulator is not None and simulator.enabled and simulator.base_url == BUILTIN_SIMULATOR:
+    if (
+        simulator is not None
+        and simulator.id != keep
+        and simulator.enabled
+        and simulator.base_url == BUILTIN_SIMULATOR
+    ):
         await channel_db.update_channel(conn, simulator.id, enabled=False, updated_at=now)
         await channel_db.add_event(conn, simulator.id, "disabled", "a real channel was added", now)
 
@@ -313,14 +319,22 @@ async def update_channel(name: str, body: ChannelUpdate, services: ServicesDep) 
             given
         ):
             raise InvalidRequest("project, location and storage_uri are for vertex channels.")
-        for field in ("base_url", "project", "location", "storage_base_url", "groups"):
+        if channel.kind is ChannelKind.VERTEX:
+            for field in ("project", "location"):
+                if field in given and not given[field]:
+                    raise InvalidRequest(f"A vertex channel needs a {field}.", param=field)
+        for field in ("base_url", "project", "location", "storage_base_url"):
             if field in given:
                 values[field] = given[field] or None
+        if "groups" in given:  # [] serves no group; null every group
+            values["groups"] = given["groups"]
         if "storage_uri" in given:
             values["storage_uri"] = fields.gcs_uri(body.storage_uri)
         for field in ("priority", "weight", "enabled"):
             if given.get(field) is not None:
                 values[field] = given[field]
+        if values.get("enabled"):
+            await _retire_builtin_simulator(conn, now, keep=channel.id)
         for field in ("max_concurrent", "rpm", "rpd"):  # null lifts the limit
             if field in given:
                 values[field] = given[field]
@@ -354,6 +368,7 @@ async def enable_channel(name: str, services: ServicesDep) -> dict[str, Any]:
     now = time.time()
     async with services.db.write() as conn:
         await channel_db.update_channel(conn, channel.id, enabled=True, updated_at=now)
+        await _retire_builtin_simulator(conn, now, keep=channel.id)
         if channel.health is not Health.HEALTHY:
             await health.restore(conn, channel, "enabled by the operator", now)
         for model in channel.models.values():
@@ -383,6 +398,8 @@ async def delete_channel(name: str, services: ServicesDep) -> dict[str, Any]:
     channel = await _find(services, name)
     now = time.time()
     async with services.db.write() as conn:
+        # Locked first, as the dispatcher locks it: no task is assigned while we count.
+        await channel_db.list_channels(conn, lock=True, only=channel.id)
         busy = (
             await conn.execute(
                 select(func.count()).where(
@@ -431,20 +448,23 @@ async def test_channel(name: str, services: ServicesDep) -> dict[str, Any]:
                 httpx.AsyncClient(timeout=services.settings.upstream_timeout_seconds)
             )
             clients = ChannelClients(services.db, services.secrets, http)
+        failure: UpstreamError | None = None
+        answer = ""
         try:
             answer = await probe(clients, channel)
         except UpstreamError as exc:
-            outcome |= {
-                "ok": False,
-                "answer": None,
-                "error": {"code": exc.code, "message": exc.message},
-            }
+            failure = exc
+        except Exception as exc:  # no client: a key google-auth refuses, a secret that won't open
+            failure = CredentialRejected(f"cannot build the client: {type(exc).__name__}")
+        if failure is not None:
+            error = {"code": failure.code, "message": failure.message}
+            outcome |= {"ok": False, "answer": None, "error": error}
             async with services.db.write() as conn:
-                if isinstance(exc, CredentialRejected):
-                    await health.credentials_refused(conn, channel, exc.message, now)
-                elif isinstance(exc, ModelUnavailable) and model is not None:
-                    await health.model_gone(conn, channel, model.model, exc.message, now)
-                await channel_db.add_event(conn, channel.id, "test_failed", exc.message, now)
+                if isinstance(failure, CredentialRejected):
+                    await health.credentials_refused(conn, channel, failure.message, now)
+                elif isinstance(failure, ModelUnavailable) and model is not None:
+                    await health.model_gone(conn, channel, model.model, failure.message, now)
+                await channel_db.add_event(conn, channel.id, "test_failed", failure.message, now)
         else:
             outcome |= {"ok": True, "answer": answer, "error": None}
             async with services.db.write() as conn:

@@ -22,7 +22,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(100), nullable=False, unique=True),
         sa.Column("kind", sa.String(20), nullable=False),
         sa.Column("secret", sa.Text(), nullable=False),
-        sa.Column("fingerprint", sa.String(200), nullable=False),
+        sa.Column("fingerprint", sa.Text(), nullable=False),
         sa.Column("base_url", sa.String(500), nullable=True),
         sa.Column("project", sa.String(200), nullable=True),
         sa.Column("location", sa.String(100), nullable=True),
