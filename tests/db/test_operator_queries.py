@@ -22,14 +22,14 @@ async def test_catalog_round_trip(database: Database) -> None:
     async with database.write() as conn:
         await catalog.seed_models(conn, {"a": 300_000, "b": 1_200_000}, 1.0)
         await catalog.set_model_price(
-            conn, ModelPrice("a", 250_000, {Resolution.K4: 90_000}, "a-001", True), 2.0
+            conn, ModelPrice("a", 250_000, {Resolution.K4: 90_000}, True), 2.0
         )
         await catalog.seed_models(conn, {"a": 1, "c": 5}, 3.0)  # never overwrites
         await catalog.set_group(conn, "vip", 800_000, "VIP", 4.0)
     async with database.read() as conn:
         table = await catalog.model_price_table(conn)
         groups = await catalog.group_multipliers(conn)
-    assert table["a"] == ModelPrice("a", 250_000, {Resolution.K4: 90_000}, "a-001", True)
+    assert table["a"] == ModelPrice("a", 250_000, {Resolution.K4: 90_000}, True)
     assert table["c"].per_call_micros == 5
     assert groups == {"default": 1_000_000, "vip": 800_000}
 
