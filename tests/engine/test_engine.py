@@ -158,7 +158,7 @@ async def test_rate_limited_submit_is_retried(rig: Rig) -> None:
 
 async def test_a_task_past_its_deadline_fails_unbilled(rig: Rig) -> None:
     token = await make_account(rig.db, balance=1_000_000)
-    created = await make_task(rig.db, token, spec(prompt="never [sim:429]"), deadline_in=0.5)
+    created = await make_task(rig.db, token, spec(prompt="never [sim:429]"), deadline_in=2.0)
     await (await rig.engine()).run_until_idle(max_seconds=60)
     task = await rig.task(created.id)
     assert task.state is TaskState.FAILED
