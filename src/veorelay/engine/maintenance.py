@@ -9,6 +9,7 @@ from veorelay.channels import health
 from veorelay.channels.clients import ChannelClients
 from veorelay.core.channels import Health
 from veorelay.db import channels as channel_db
+from veorelay.db import idempotency as idempotency_db
 from veorelay.db.channels import Channel
 from veorelay.db.database import Database
 from veorelay.upstream.errors import CredentialRejected, UpstreamError
@@ -53,3 +54,4 @@ async def probe_unreachable(db: Database, clients: ChannelClients, now: float) -
 async def prune(db: Database, now: float) -> None:
     async with db.write() as conn:
         await channel_db.prune(conn, now - SUBMIT_LOG_SECONDS, now - EVENT_LOG_SECONDS)
+        await idempotency_db.prune(conn, now)
