@@ -284,3 +284,11 @@ def test_openai_sdk_with_extra_headers(gateway: Gateway) -> None:
         )
     assert conflict.value.code == "idempotency_key_reused"
     assert holds(gateway, account) == 1
+
+
+def test_openapi_documents_the_key_and_its_answers(gateway: Gateway) -> None:
+    create_op = httpx.get(f"{gateway.url}/openapi.json").json()["paths"]["/v1/videos"]["post"]
+    (header,) = [p for p in create_op["parameters"] if p["name"] == "Idempotency-Key"]
+    assert (header["in"], header["required"]) == ("header", False)
+    assert (header["schema"]["minLength"], header["schema"]["maxLength"]) == (1, 255)
+    assert {"200", "400", "404", "409"} <= set(create_op["responses"])

@@ -119,8 +119,7 @@ async def create_video(
                     await idempotency_db.claim(
                         conn, identity.account_id, key, fingerprint, task_id, now
                     )
-                # refused before writing if too poor
-                task = await task_db.create_task(conn, new, now, task_id)
+                task = await task_db.create_task(conn, new, now, task_id)  # refused if too poor
         except idempotency_db.KeyTaken:
             assert key is not None
             replay = await _replay(services, identity.account_id, key, fingerprint)
