@@ -140,6 +140,17 @@ def _create_fields(image: dict[str, Any], *, nullable: bool) -> dict[str, Any]:
 # The create handler reads JSON and multipart itself (see api/body.py), so the OpenAPI
 # document gets its request body from here.
 CREATE_VIDEO_OPENAPI: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": "Repeat the create safely: the same key with the same request within "
+            "24 hours answers the first request's video (header Idempotent-Replayed: true) and "
+            "charges once; with a different request it is a 409.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+        }
+    ],
     "requestBody": {
         "required": True,
         "content": {
@@ -167,7 +178,7 @@ CREATE_VIDEO_OPENAPI: dict[str, Any] = {
                 )
             },
         },
-    }
+    },
 }
 
 

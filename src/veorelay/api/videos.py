@@ -20,10 +20,11 @@ from veorelay.api.schemas import (
     VideoList,
     error_responses,
 )
-from veorelay.core import pricing
+from veorelay.core import idempotency, pricing
 from veorelay.core.access import check_model
 from veorelay.core.lifecycle import TaskState
 from veorelay.core.params import parse_video_request
+from veorelay.db import idempotency as idempotency_db
 from veorelay.db import tasks as task_db
 from veorelay.db.tasks import Task
 from veorelay.errors import Conflict, NotFound, PermissionDenied, ServiceUnavailable
@@ -31,6 +32,7 @@ from veorelay.media.images import check_image_decodes
 
 router = APIRouter(tags=["videos"])
 MAX_DELETE_ATTEMPTS = 5
+MAX_CLAIM_ATTEMPTS = 3
 
 
 # Every authenticated call can answer 401 (no or bad token) and 403 (token refused).
@@ -62,17 +64,27 @@ _VIDEO_ID_LINK = {"parameters": {"video_id": "$response.body#/id"}}
                 }
             }
         },
-        **error_responses(400, 401, 403, 413, 415, 429),
+        **error_responses(400, 401, 403, 404, 409, 413, 415, 429),
     },
     openapi_extra=CREATE_VIDEO_OPENAPI,
 )
 async def create_video(
     request: Request, identity: IdentityDep, services: ServicesDep
 ) -> JSONResponse:
-    """Create a video task from JSON or multipart/form-data (see docs/api.md)."""
+    """Create a video task from JSON or multipart/form-data (see docs/api.md). With an
+    `Idempotency-Key`, a repeat of the same request within 24 hours answers the first one's
+    task instead (see docs/api.md "Idempotent creates")."""
+    header = request.headers.get(idempotency.HEADER)
+    key = None if header is None else idempotency.check_key(header)
     fields, images = await read_create_body(request)
     spec = parse_video_request(fields, images, models=await services.prices.models())
     check_model(identity.policy, spec.model)
+    fingerprint = ""
+    if key is not None:
+        fingerprint = idempotency.fingerprint(spec)
+        replay = await _replay(services, identity.account_id, key, fingerprint)
+        if replay is not None:
+            return replay
     if spec.image is not None:
         await asyncio.to_thread(check_image_decodes, spec.image)
     settings = services.settings
@@ -98,11 +110,47 @@ async def create_video(
         timeout_seconds=settings.task_timeout_seconds * scale,
         policy=identity.policy,
     )
+    for _ in range(MAX_CLAIM_ATTEMPTS):
+        now = time.time()
+        task_id = task_db.new_task_id()
+        try:
+            async with services.db.write() as conn:
+                if key is not None:  # first: a duplicate stops here, before limits and money
+                    await idempotency_db.claim(
+                        conn, identity.account_id, key, fingerprint, task_id, now
+                    )
+                task = await task_db.create_task(conn, new, now, task_id)  # refused if too poor
+        except idempotency_db.KeyTaken:
+            assert key is not None
+            replay = await _replay(services, identity.account_id, key, fingerprint)
+            if replay is not None:
+                return replay
+            continue  # the other request's binding expired or was pruned meanwhile: claim anew
+        services.wake_engine()
+        return _video_response(task, now)
+    raise ServiceUnavailable("The idempotency key is changing hands; retry the request.")
+
+
+async def _replay(
+    services: ServicesDep, account_id: str, key: str, fingerprint: str
+) -> JSONResponse | None:
+    """The answer for a key already bound to a task, or None if it is free (or expired)."""
+    async with services.db.read() as conn:
+        remembered = await idempotency_db.lookup(conn, account_id, key)
     now = time.time()
-    async with services.db.write() as conn:
-        task = await task_db.create_task(conn, new, now)  # refused before writing if too poor
-    services.wake_engine()
-    return _video_response(task, now)
+    if remembered is None or not idempotency.is_fresh(remembered.created_at, now):
+        return None
+    if remembered.fingerprint != fingerprint:
+        raise Conflict(
+            f"The {idempotency.HEADER} was already used with a different request.",
+            param=idempotency.HEADER,
+            code="idempotency_key_reused",
+        )
+    if remembered.task is None:  # deleted: answered as GET /v1/videos/{id} would be
+        raise NotFound(f"No video found with id {remembered.task_id!r}.", param="video_id")
+    response = _video_response(remembered.task, now)
+    response.headers[idempotency.REPLAYED_HEADER] = "true"
+    return response
 
 
 @router.get(

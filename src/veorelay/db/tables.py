@@ -249,3 +249,16 @@ channel_events = Table(
     Column("kind", String(40), nullable=False),
     Column("message", Text, nullable=False),
 )
+
+# Idempotency-Key of POST /v1/videos (core/idempotency.py): per account, for 24 hours. The
+# primary key is what concurrent duplicates race on; the task is written in the same transaction.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("account_id", String(40), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),  # sha256 of the normalized request
+    Column("task_id", String(40), nullable=False),
+    Column("created_at", Double, nullable=False),
+    Index("ix_idempotency_keys_created", "created_at"),
+)

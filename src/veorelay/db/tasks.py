@@ -95,7 +95,10 @@ class Task:
 
     @classmethod
     def from_row(cls, row: Any) -> Task:
-        data = dict(row._mapping)
+        return cls.from_row_mapping(dict(row._mapping))
+
+    @classmethod
+    def from_row_mapping(cls, data: dict[str, Any]) -> Task:
         data["state"] = TaskState(data["state"])
         return cls(**data)
 
@@ -113,6 +116,7 @@ class Task:
 
 
 _COLUMNS = [tasks.c[f.name] for f in fields(Task)]
+TASK_COLUMNS = tuple(_COLUMNS)  # a Task's columns, for queries elsewhere that join tasks
 
 
 @dataclass(frozen=True)
@@ -130,10 +134,13 @@ class NewTask:
     policy: TokenPolicy = field(default_factory=TokenPolicy)
 
 
-async def create_task(conn: AsyncConnection, new: NewTask, now: float) -> Task:
-    """Check the token's limits, hold the price and insert the task, in the caller's
-    transaction: all or nothing. The token's row is locked first, so concurrent creates for
-    one token see each other's effects (PostgreSQL; SQLite's writers are serialized anyway)."""
+async def create_task(
+    conn: AsyncConnection, new: NewTask, now: float, task_id: str | None = None
+) -> Task:
+    """Check the token's limits, hold the price and insert the task (as `task_id`, or a new
+    id), in the caller's transaction: all or nothing. The token's row is locked first, so
+    concurrent creates for one token see each other's effects (PostgreSQL; SQLite's writers
+    are serialized anyway)."""
     token = (
         await conn.execute(
             select(tokens.c.spent_micros).where(tokens.c.id == new.token_id).with_for_update()
@@ -164,7 +171,7 @@ async def create_task(conn: AsyncConnection, new: NewTask, now: float) -> Task:
         retry_in_flight_after=new.expected_render_seconds,
         now=now,
     )
-    task_id = new_task_id()
+    task_id = task_id or new_task_id()
     await billing.hold(conn, new.account_id, new.token_id, task_id, new.price_micros, now)
     spec = new.spec
     values = {

@@ -9,6 +9,7 @@ from veorelay.channels import health
 from veorelay.channels.clients import ChannelClients
 from veorelay.core.channels import Health
 from veorelay.db import channels as channel_db
+from veorelay.db import idempotency as idempotency_db
 from veorelay.db.channels import Channel
 from veorelay.db.database import Database
 from veorelay.upstream.errors import CredentialRejected, UpstreamError
@@ -61,3 +62,4 @@ async def _probe_failed(db: Database, channel: Channel, exc: UpstreamError, now:
 async def prune(db: Database, now: float) -> None:
     async with db.write() as conn:
         await channel_db.prune(conn, now - SUBMIT_LOG_SECONDS, now - EVENT_LOG_SECONDS)
+        await idempotency_db.prune(conn, now)
