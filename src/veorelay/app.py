@@ -26,8 +26,9 @@ from starlette.routing import Match
 
 from veorelay import __version__
 from veorelay.access_log import AccessLog
-from veorelay.api import account, admin, compat, videos
+from veorelay.api import account, admin, compat, models, videos
 from veorelay.api.auth import TokenCache
+from veorelay.api.cors import PublicCors
 from veorelay.api.limits import BodyReadTimeout, BodySizeLimit, NoNulInUrl
 from veorelay.api.openapi import openapi_document
 from veorelay.channels.clients import ChannelClients
@@ -72,10 +73,13 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(BodyReadTimeout, seconds=settings.body_read_timeout_seconds)
     app.add_middleware(NoNulInUrl)
+    if settings.cors_origins:  # outside the limits: a browser can read their 400s, 408s, 413s
+        app.add_middleware(PublicCors, origins=settings.cors_origins)
     if settings.access_log:  # outermost: it sees every answer, the 400s and 413s above too
         app.add_middleware(AccessLog)
     app.include_router(videos.router)
     app.include_router(compat.router)
+    app.include_router(models.router)
     app.include_router(account.router)
     app.include_router(admin.router)
 

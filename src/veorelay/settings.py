@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     prices: dict[str, float] = Field(
         default_factory=dict, description='JSON {"model": USD per call}; overrides defaults.'
     )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call /v1/ (CORS), comma-separated; * for any.",
+    )
 
     secret_key: SecretStr | None = Field(
         None,
@@ -98,6 +102,13 @@ class Settings(BaseSettings):
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("prices")

@@ -114,3 +114,11 @@ async def set_group(
                 name=name, multiplier_ppm=multiplier_ppm, description=description, created_at=now
             )
         )
+
+
+async def model_update_times(conn: ReadConnection) -> dict[str, float]:
+    """When each model not deleted was added or last changed (UNIX time)."""
+    query = select(model_prices.c.model, model_prices.c.updated_at).where(
+        model_prices.c.deleted_at.is_(None)
+    )
+    return {row.model: float(row.updated_at) for row in await conn.execute(query)}
