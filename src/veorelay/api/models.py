@@ -47,7 +47,7 @@ class UnavailableReason(BaseModel):
     message: str
 
 
-class Model(BaseModel):
+class PublicModel(BaseModel):
     """OpenAI's Model object, plus this token's prices and whether it can be served now."""
 
     id: str
@@ -59,29 +59,31 @@ class Model(BaseModel):
     unavailable_reason: UnavailableReason | None
 
 
-class ModelList(BaseModel):
+class PublicModelList(BaseModel):
     object: Literal["list"] = "list"
-    data: list[Model]
+    data: list[PublicModel]
 
 
 @router.get(
     "/v1/models",
     operation_id="listModels",
-    response_model=ModelList,
+    response_model=PublicModelList,
     responses=error_responses(401, 403),
 )
-async def list_models(identity: IdentityDep, services: ServicesDep) -> ModelList:
+async def list_models(identity: IdentityDep, services: ServicesDep) -> PublicModelList:
     """The models this token may create videos with, each with its price for this token."""
-    return ModelList(data=await _models(identity, services))
+    return PublicModelList(data=await _models(identity, services))
 
 
 @router.get(
     "/v1/models/{model_id}",
     operation_id="retrieveModel",
-    response_model=Model,
+    response_model=PublicModel,
     responses=error_responses(401, 403, 404),
 )
-async def retrieve_model(model_id: str, identity: IdentityDep, services: ServicesDep) -> Model:
+async def retrieve_model(
+    model_id: str, identity: IdentityDep, services: ServicesDep
+) -> PublicModel:
     """One model this token may use; 404 for any other name (unknown, disabled or forbidden)."""
     for model in await _models(identity, services, only=model_id):
         return model
@@ -90,7 +92,7 @@ async def retrieve_model(model_id: str, identity: IdentityDep, services: Service
 
 async def _models(
     identity: TokenIdentity, services: Services, only: str | None = None
-) -> list[Model]:
+) -> list[PublicModel]:
     token = identity.settings
     multiplier = await services.prices.multiplier(token.group_name)
     if multiplier is None:
@@ -117,7 +119,7 @@ async def _models(
             continue
         failure = await services.prices.unservable(name, token.group_name)
         found.append(
-            Model(
+            PublicModel(
                 id=name,
                 created=int(update_times.get(name, 0)),
                 pricing=_pricing(price, token.billing_mode, multiplier, quotes),
@@ -167,7 +169,8 @@ def _pricing(
 def _usd(micros: Decimal) -> str:
     """USD with at least two decimals and no trailing zeros beyond them: 0.30, 0.0425."""
     amount = (micros / pricing.MICROS_PER_USD).normalize()
-    if amount.as_tuple().exponent > -2:  # type: ignore[operator]
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > -2:
         amount = amount.quantize(Decimal("0.01"))
     return f"{amount:f}"
 
