@@ -111,11 +111,12 @@ async def _models(
         update_times = await catalog.model_update_times(conn)
     found = []
     for name in names:
-        price = await services.prices.price(name)
+        try:
+            price = await services.prices.price(name)
+        except KeyError:  # deleted since the price book listed it (a reload in between)
+            continue
         quotes = _quotes(price, token.billing_mode, multiplier)
-        if (
-            not quotes
-        ):  # no video this token could pay for, e.g. per_request without a per-call price
+        if not quotes:  # e.g. a per_request token and a model without a per-call price
             continue
         failure = await services.prices.unservable(name, token.group_name)
         found.append(
