@@ -26,7 +26,7 @@ from starlette.routing import Match
 
 from veorelay import __version__
 from veorelay.access_log import AccessLog
-from veorelay.api import account, admin, compat, videos
+from veorelay.api import account, admin, compat, health, metrics, videos
 from veorelay.api.auth import TokenCache
 from veorelay.api.limits import BodyReadTimeout, BodySizeLimit, NoNulInUrl
 from veorelay.api.openapi import openapi_document
@@ -72,17 +72,16 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(BodyReadTimeout, seconds=settings.body_read_timeout_seconds)
     app.add_middleware(NoNulInUrl)
+    app.state.http_metrics = metrics.HttpMetrics()
+    app.add_middleware(metrics.RequestMetrics, metrics=app.state.http_metrics)
     if settings.access_log:  # outermost: it sees every answer, the 400s and 413s above too
         app.add_middleware(AccessLog)
     app.include_router(videos.router)
     app.include_router(compat.router)
     app.include_router(account.router)
     app.include_router(admin.router)
-
-    @app.get("/health", operation_id="health", tags=["operations"])
-    async def health() -> dict[str, str]:
-        """Liveness: the process serves HTTP. (No database round trip.)"""
-        return {"status": "ok"}
+    app.include_router(health.router)
+    app.include_router(metrics.router)
 
     _install_error_handlers(app)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
