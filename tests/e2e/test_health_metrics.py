@@ -14,10 +14,13 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import Gateway, gateway_env, start_gateway
 from tests.helpers import POSTGRES_URL
+from veorelay.app import create_app
+from veorelay.settings import Settings
 
 FAST = "veo-3.1-fast-generate-preview"
 QUALITY = "veo-3.1-generate-preview"
@@ -71,6 +74,12 @@ def test_healthz_answers_ok(gateway: Gateway) -> None:
         response = httpx.get(f"{gateway.url}{path}")
         assert response.status_code == 200
         assert response.json() == {"status": "ok"}
+
+
+def test_operations_endpoints_stay_out_of_the_api_document(gateway: Gateway) -> None:
+    paths = httpx.get(f"{gateway.url}/openapi.json").json()["paths"]
+    assert "/health" in paths
+    assert not {"/healthz", "/readyz", "/metrics"} & set(paths)
 
 
 def test_readyz_is_ready_when_every_check_passes(gateway: Gateway) -> None:
@@ -221,3 +230,22 @@ def test_metrics_require_the_key_when_one_is_set(tmp_path: Path) -> None:
     finally:
         gw.process.stop()
     shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def test_metrics_without_a_key_refuse_clients_off_loopback(tmp_path: Path) -> None:
+    # Every socket here is on loopback, so the client's address is set in the ASGI scope.
+    app = create_app(Settings(data_dir=tmp_path / "data", engine_enabled=False))
+    async with app.router.lifespan_context(app):
+        remote = await get_metrics_as(app, "203.0.113.7")
+        local = await get_metrics_as(app, "::1")
+    assert remote.status_code == 403
+    assert remote.json()["error"]["type"] == "permission_error"
+    assert "veorelay_queue_depth" not in remote.text
+    assert local.status_code == 200
+    assert "veorelay_queue_depth 0.0" in local.text
+
+
+async def get_metrics_as(app: FastAPI, host: str) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app, client=(host, 4000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+        return await http.get("/metrics")

@@ -3,6 +3,8 @@
 `/healthz` does no I/O: a load balancer may call it often. `/readyz` checks what serving needs:
 the database answers, the storage directory takes a write, and the schema is at Alembic's head.
 Failures are named in the body but not detailed (the endpoint is public); the log has the cause.
+Like /metrics, these are for operators' tools, not API clients: only the old `/health` is in
+/openapi.json (where every other operation needs a token).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ router = APIRouter(tags=["operations"])
 CHECK_TIMEOUT_SECONDS = 5.0
 
 
-@router.get("/healthz", operation_id="healthz")
+@router.get("/healthz", include_in_schema=False)
 async def healthz() -> dict[str, str]:
     """Liveness: the process serves HTTP. (No database round trip.)"""
     return {"status": "ok"}
@@ -41,11 +43,7 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get(
-    "/readyz",
-    operation_id="readyz",
-    responses={503: {"description": "A check failed; the body names it."}},
-)
+@router.get("/readyz", include_in_schema=False)
 async def readyz(services: ServicesDep) -> JSONResponse:
     """Readiness: database reachable, storage writable, migrations at head."""
     checks: dict[str, str] = {}

@@ -98,7 +98,7 @@ class _Snapshot(Collector):
         yield from self.families
 
 
-@router.get("/metrics", operation_id="metrics", response_class=Response)
+@router.get("/metrics", response_class=Response, include_in_schema=False)
 async def metrics(request: Request, services: ServicesDep) -> Response:
     """Prometheus text format. Bearer `VEORELAY_METRICS_KEY`, or loopback only if it is unset."""
     key = services.settings.metrics_key
