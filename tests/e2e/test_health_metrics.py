@@ -46,6 +46,7 @@ def scrape(gateway: Gateway, headers: dict[str, str] | None = None) -> Samples:
     response = httpx.get(f"{gateway.url}/metrics", headers=headers)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain")
+    assert "_created" not in response.text
     samples: Samples = {}
     for family in text_string_to_metric_families(response.text):
         for sample in family.samples:
@@ -147,6 +148,9 @@ def test_readyz_names_the_database_when_it_is_dropped(tmp_path: Path) -> None:
         assert body["checks"]["database"] == "failed"
         assert body["checks"]["storage"] == "ok"
         assert httpx.get(f"{gw.url}/healthz").status_code == 200
+        scraped = scrape(gw)
+        assert value(scraped, "veorelay_metrics_database_up") == 0
+        assert not [name for name, _ in scraped if name.startswith("veorelay_tasks")]
     finally:
         gw.process.stop()
         asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

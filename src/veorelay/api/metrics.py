@@ -17,7 +17,13 @@ from collections.abc import Iterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+)
 from prometheus_client import generate_latest as render
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -30,6 +36,7 @@ from veorelay.core.channels import DISPATCHABLE
 from veorelay.core.lifecycle import TaskState
 from veorelay.db import ops
 from veorelay.errors import AuthenticationFailed, PermissionDenied
+from veorelay.services import Services
 
 log = logging.getLogger("veorelay.metrics")
 router = APIRouter(tags=["operations"])
@@ -41,6 +48,9 @@ class HttpMetrics:
     """The per-process HTTP figures; labelled by route template, never by raw path."""
 
     def __init__(self) -> None:
+        # No `_created` series next to each counter and histogram: they double the output and
+        # Prometheus does not need them. (The switch is prometheus-client's, process-wide.)
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.requests = Counter(
             "veorelay_http_requests",
             "HTTP requests answered, by method, route template and status.",
@@ -102,7 +112,7 @@ class _Snapshot(Collector):
 async def metrics(request: Request, services: ServicesDep) -> Response:
     """Prometheus text format. Bearer `VEORELAY_METRICS_KEY`, or loopback only if it is unset."""
     key = services.settings.metrics_key
-    _authorize(request, key.get_secret_value() or None if key else None)
+    _authorize(request, key.get_secret_value() if key else "")
     snapshot = _Snapshot()
     snapshot.families = await _database_families(services)
     registry = CollectorRegistry(auto_describe=False)
@@ -112,8 +122,9 @@ async def metrics(request: Request, services: ServicesDep) -> Response:
     return Response(render(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def _authorize(request: Request, key: str | None) -> None:
-    if key is not None:
+def _authorize(request: Request, key: str) -> None:
+    """An empty key counts as unset: "Bearer " must not open the endpoint."""
+    if key:
         given = request.headers.get("authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {key}".encode()):
             raise AuthenticationFailed("A valid metrics key is required: Bearer <key>.")
@@ -129,7 +140,7 @@ def _authorize(request: Request, key: str | None) -> None:
         )
 
 
-async def _database_families(services: ServicesDep) -> list[Metric]:
+async def _database_families(services: Services) -> list[Metric]:
     info = GaugeMetricFamily("veorelay_build_info", "This process's version.", labels=["version"])
     info.add_metric([__version__], 1)
     up = GaugeMetricFamily(
