@@ -26,7 +26,7 @@ from starlette.routing import Match
 
 from veorelay import __version__
 from veorelay.access_log import AccessLog
-from veorelay.api import account, admin, compat, models, videos
+from veorelay.api import account, admin, compat, health, metrics, models, videos
 from veorelay.api.auth import TokenCache
 from veorelay.api.cors import PublicCors
 from veorelay.api.limits import BodyReadTimeout, BodySizeLimit, NoNulInUrl
@@ -73,6 +73,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(BodyReadTimeout, seconds=settings.body_read_timeout_seconds)
     app.add_middleware(NoNulInUrl)
+    app.state.http_metrics = metrics.HttpMetrics()
+    app.add_middleware(metrics.RequestMetrics, metrics=app.state.http_metrics)
     if settings.cors_origins:  # outside the limits: a browser can read their 400s, 408s, 413s
         app.add_middleware(PublicCors, origins=settings.cors_origins)
     if settings.access_log:  # outermost: it sees every answer, the 400s and 413s above too
@@ -82,11 +84,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(models.router)
     app.include_router(account.router)
     app.include_router(admin.router)
-
-    @app.get("/health", operation_id="health", tags=["operations"])
-    async def health() -> dict[str, str]:
-        """Liveness: the process serves HTTP. (No database round trip.)"""
-        return {"status": "ok"}
+    app.include_router(health.router)
+    app.include_router(metrics.router)
 
     _install_error_handlers(app)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     admin_key: SecretStr | None = Field(
         None, description="Bearer key for the admin API (/admin/api); unset: admin API off."
     )
+    metrics_key: SecretStr | None = Field(
+        None, description="Bearer key for /metrics; unset: /metrics answers loopback clients only."
+    )
     cache_seconds: float = Field(
         5.0, ge=0, description="How long token lookups and prices are cached per process."
     )
