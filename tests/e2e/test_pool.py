@@ -205,8 +205,7 @@ def test_a_key_revoked_mid_run_disables_its_channel_and_work_moves(pool_dir: Pat
         states = wait_terminal(gateway, first + later, seconds=600)
         channels = json.loads(cli(env, "channel", "list", "--json").stdout)["data"]
         health = {c["name"]: c["health"] for c in channels}
-        assert health == {"pool-0": "healthy", "pool-1": "credentials", "pool-2": "healthy",
-                          "simulator": "healthy"}  # fmt: skip
+        assert health == {"pool-0": "healthy", "pool-1": "credentials", "pool-2": "healthy"}
         shown = cli(env, "channel", "show", "pool-1").stdout
         assert "API key not valid" in shown
         revoked_id = next(c["id"] for c in channels if c["name"] == "pool-1")

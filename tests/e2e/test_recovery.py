@@ -62,7 +62,8 @@ class HoldingProxy:
 # crash point -> (the upstream call held back while the gateway dies, the task's state then)
 CRASH_POINTS = {
     "queued": (None, "queued"),  # the engine is off: nothing has touched the task
-    "submitting": (":predictLongRunning", "queued"),  # leased, submit sent, no answer yet
+    # dispatched (the intent recorded), submit sent, no answer yet
+    "submitting": (":predictLongRunning", "submitting"),
     "running": ("/operations/", "running"),  # submitted; a poll in flight
     "downloading": (":download", "downloading"),  # rendered; the download request in flight
 }
@@ -105,7 +106,7 @@ def test_kill_9_then_restart(
             assert gateway.query("SELECT state FROM tasks WHERE id = ?", video_id) == [
                 (state_at_kill,)
             ]
-            if state_at_kill == "queued":
+            if state_at_kill in ("queued", "submitting"):
                 assert prompt not in submitted_prompts(operations)  # upstream never saw it
             proxy.pass_everything()
             gateway.process.env["VEORELAY_ENGINE_ENABLED"] = "true"

@@ -54,7 +54,10 @@ def run(call: Callable[[Services], Awaitable[Any]]) -> tuple[Any, bool]:
     which database it uses: a command run from another directory uses another ./data."""
     from veorelay.app import running_services
 
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:  # a bad VEORELAY_* value: one line, as for bad options
+        _invalid(exc)
     err.print(f"database: {escape(settings.database_description)}", soft_wrap=True, highlight=False)
 
     url = settings.resolved_database_url
