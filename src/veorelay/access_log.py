@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-import time
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from veorelay.answered import serve_and_observe
 
 log = logging.getLogger("veorelay.access")
 
@@ -22,19 +23,10 @@ class AccessLog:
         if scope["type"] != "http" or not log.isEnabledFor(logging.INFO):
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        status = 500  # what the server answers if the app fails before responding
 
-        async def recording_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, recording_send)
-        finally:
+        def log_line(status: int, seconds: float) -> None:
             raw = scope.get("raw_path") or scope["path"].encode("utf-8", "backslashreplace")
             path = raw.decode("ascii", "backslashreplace")
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            log.info("%s %s %d %.1f ms", scope["method"], path, status, elapsed_ms)
+            log.info("%s %s %d %.1f ms", scope["method"], path, status, seconds * 1000)
+
+        await serve_and_observe(self.app, scope, receive, send, log_line)

@@ -158,24 +158,31 @@ def postgres_database() -> Iterator[str]:
         yield url
 
 
-@contextmanager
-def fresh_postgres_database() -> Iterator[str]:
-    """The URL of a new database on the PostgreSQL server, dropped on leaving."""
-    name = f"veorelay_{uuid.uuid4().hex[:10]}"
+def postgres_admin(sql: str) -> None:
+    """Run `sql` on the PostgreSQL server's admin connection (databases come and go here)."""
     admin = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
 
-    async def run(sql: str) -> None:
+    async def run() -> None:
         conn = await asyncpg.connect(admin)
         try:
             await conn.execute(sql)
         finally:
             await conn.close()
 
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    asyncio.run(run())
+
+
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """The URL of a new database on the PostgreSQL server, dropped on leaving (if a test
+    has not dropped it already)."""
+    name = f"veorelay_{uuid.uuid4().hex[:10]}"
+    postgres_admin(f'CREATE DATABASE "{name}"')
+    admin = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
     try:
         yield admin.rsplit("/", 1)[0] + f"/{name}"
     finally:
-        asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 BOTH_DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]

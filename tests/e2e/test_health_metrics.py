@@ -5,20 +5,22 @@ The engine is off, so created tasks stay `queued` and every figure is stable.
 
 from __future__ import annotations
 
-import asyncio
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import Gateway, gateway_env, start_gateway
-from tests.helpers import POSTGRES_URL
+from tests.e2e.conftest import (
+    Gateway,
+    fresh_postgres_database,
+    gateway_env,
+    postgres_admin,
+    start_gateway,
+)
 from veorelay.app import create_app
 from veorelay.settings import Settings
 
@@ -123,37 +125,25 @@ def test_readyz_names_migrations_behind_head(gateway: Gateway) -> None:
 
 @pytest.mark.postgres
 def test_readyz_names_the_database_when_it_is_dropped(tmp_path: Path) -> None:
-    name = f"veorelay_{uuid.uuid4().hex[:10]}"
-    admin = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(admin)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
     data_dir = tmp_path / "data"
-    url = admin.rsplit("/", 1)[0] + f"/{name}"
-    gw = start_gateway(data_dir, quiet_env(data_dir, VEORELAY_DATABASE_URL=url))
-    try:
-        assert httpx.get(f"{gw.url}/readyz").status_code == 200
-        asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        response = httpx.get(f"{gw.url}/readyz", timeout=30)
-        assert response.status_code == 503
-        body = response.json()
-        assert body["status"] == "unavailable"
-        assert body["failing"][0] == "database"
-        assert body["checks"]["database"] == "failed"
-        assert body["checks"]["storage"] == "ok"
-        assert httpx.get(f"{gw.url}/healthz").status_code == 200
-        scraped = scrape(gw)
-        assert value(scraped, "veorelay_metrics_database_up") == 0
-        assert not [name for name, _ in scraped if name.startswith("veorelay_tasks")]
-    finally:
-        gw.process.stop()
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with fresh_postgres_database() as url:
+        gw = start_gateway(data_dir, quiet_env(data_dir, VEORELAY_DATABASE_URL=url))
+        try:
+            assert httpx.get(f"{gw.url}/readyz").status_code == 200
+            postgres_admin(f'DROP DATABASE "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+            response = httpx.get(f"{gw.url}/readyz", timeout=30)
+            assert response.status_code == 503
+            body = response.json()
+            assert body["status"] == "unavailable"
+            assert body["failing"][0] == "database"
+            assert body["checks"]["database"] == "failed"
+            assert body["checks"]["storage"] == "ok"
+            assert httpx.get(f"{gw.url}/healthz").status_code == 200
+            scraped = scrape(gw)
+            assert value(scraped, "veorelay_metrics_database_up") == 0
+            assert not [name for name, _ in scraped if name.startswith("veorelay_tasks")]
+        finally:
+            gw.process.stop()
 
 
 def test_metrics_count_tasks_by_state_and_model(gateway: Gateway) -> None:

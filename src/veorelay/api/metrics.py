@@ -12,7 +12,6 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
-import time
 from collections.abc import Iterator
 
 from fastapi import APIRouter, Request
@@ -28,9 +27,10 @@ from prometheus_client import generate_latest as render
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from veorelay import __version__
+from veorelay.answered import serve_and_observe
 from veorelay.api.deps import ServicesDep
 from veorelay.core.channels import DISPATCHABLE
 from veorelay.core.lifecycle import TaskState
@@ -80,22 +80,14 @@ class RequestMetrics:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        status = 500  # what the server answers if the app fails before responding
 
-        async def recording_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, recording_send)
-        finally:
+        def count(status: int, seconds: float) -> None:
             route = getattr(scope.get("route"), "path", None) or UNMATCHED
             method = scope["method"]
             self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.duration.labels(method, route).observe(time.perf_counter() - started)
+            self.metrics.duration.labels(method, route).observe(seconds)
+
+        await serve_and_observe(self.app, scope, receive, send, count)
 
 
 class _Snapshot(Collector):
