@@ -17,6 +17,7 @@ import openai
 import pytest
 
 from tests.helpers import POSTGRES_URL, Process, create_token, free_port
+from tests.vertex_accounts import make_service_account
 
 UPSTREAM_KEY = "AIzaSy-e2e-upstream-secret-0123456789"
 SCALE = "0.01"
@@ -89,6 +90,17 @@ def start_simulator(
         ready_url=f"{url}/v1beta/files/x:download",
     )
     return process.start(), url
+
+
+def start_vertex_simulator(directory: Path, project: str) -> tuple[Process, str, Path]:
+    """A simulator that also speaks Vertex AI, trusting one service account of `project`
+    whose token_uri is the simulator's: (process, URL, the key file)."""
+    port = free_port()
+    account = make_service_account(directory / "keys", project, f"http://127.0.0.1:{port}/token")
+    process, url = start_simulator(
+        directory, SCALE, "--vertex-service-account", str(account), port=port
+    )
+    return process, url, account
 
 
 def gateway_env(data_dir: Path, simulator_url: str | None) -> dict[str, str]:

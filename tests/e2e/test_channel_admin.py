@@ -20,10 +20,8 @@ from tests.e2e.conftest import (
     Gateway,
     gateway_env,
     start_gateway,
-    start_simulator,
+    start_vertex_simulator,
 )
-from tests.helpers import free_port
-from tests.vertex_accounts import make_service_account
 
 FAST = "veo-3.1-fast-generate-preview"
 PROJECT = "veorelay-test-project"
@@ -33,12 +31,7 @@ ADMIN_KEY = "admin-key-for-channel-tests"
 @pytest.fixture(scope="module")
 def vertex_simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """A simulator that also speaks Vertex AI, trusting one service account."""
-    directory = tmp_path_factory.mktemp("vertex-sim")
-    port = free_port()
-    account = make_service_account(directory / "keys", PROJECT, f"http://127.0.0.1:{port}/token")
-    process, url = start_simulator(
-        directory, "0.01", "--vertex-service-account", str(account), port=port
-    )
+    process, url, account = start_vertex_simulator(tmp_path_factory.mktemp("vertex-sim"), PROJECT)
     yield url, account
     process.stop()
 

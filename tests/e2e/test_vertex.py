@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Gateway, gateway_env, start_gateway, start_simulator
-from tests.helpers import free_port
-from tests.vertex_accounts import make_service_account
+from tests.e2e.conftest import (
+    Gateway,
+    gateway_env,
+    start_gateway,
+    start_vertex_simulator,
+)
 from veorelay.media.probe import probe
 
 PROJECT = "veorelay-vertex-e2e"
@@ -25,11 +28,7 @@ FAST = "veo-3.1-fast-generate-preview"
 @pytest.fixture(scope="module")
 def vertex_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gateway, str]]:
     directory = tmp_path_factory.mktemp("vertex-e2e")
-    port = free_port()
-    account = make_service_account(directory / "keys", PROJECT, f"http://127.0.0.1:{port}/token")
-    simulator, url = start_simulator(
-        directory, "0.01", "--vertex-service-account", str(account), port=port
-    )
+    simulator, url, account = start_vertex_simulator(directory, PROJECT)
     data_dir = directory / "data"
     env = gateway_env(data_dir, None)  # no Gemini key: the Vertex channel is the upstream
     gateway = start_gateway(data_dir, env)
