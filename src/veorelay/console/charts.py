@@ -30,6 +30,7 @@ class Chart:
     first_day: str
     last_day: str
     empty: bool
+    legend: tuple[str, ...] = ()
     width: int = WIDTH
     height: int = HEIGHT
 
@@ -40,15 +41,15 @@ def usd_label(micros: Any) -> str:
 
 def daily_bars(
     rows: list[dict[str, Any]],
-    fields: str | tuple[str, ...],
+    fields: dict[str, str],
     now: float,
     *,
     label: Callable[[Any], str],
     days: int = 30,
 ) -> Chart:
     """Bars per UTC day for the last `days` days, one per field side by side (series 0, 1,
-    ...), from usage summary rows keyed by day number."""
-    names = (fields,) if isinstance(fields, str) else fields
+    ...), from usage summary rows keyed by day number. `fields`: field -> its legend."""
+    names = tuple(fields)
     by_day = {int(row["key"]): row for row in rows}
     today = int(now // DAY)
     span = range(today - days + 1, today + 1)
@@ -66,7 +67,7 @@ def daily_bars(
                     y=round(HEIGHT - height, 2),
                     width=round(width, 2),
                     height=round(height, 2),
-                    title=f"{_day(day)} {names[series]}: {label(value)}",
+                    title=f"{_day(day)} {fields[names[series]]}: {label(value)}",
                     series=series,
                 )
             )
@@ -76,6 +77,7 @@ def daily_bars(
         first_day=_day(span[0]),
         last_day=_day(span[-1]),
         empty=peak == 0,
+        legend=tuple(fields.values()),
     )
 
 

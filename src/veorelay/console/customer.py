@@ -65,8 +65,10 @@ async def dashboard(request: Request, customer: CustomerDep) -> Response:
         token=customer.identity,
         month_micros=month,
         states=states,
-        spend_chart=charts.daily_bars(days, "charged_micros", now, label=charts.usd_label),
-        videos_chart=charts.daily_bars(days, "completed", now, label=str),
+        spend_chart=charts.daily_bars(
+            days, {"charged_micros": "spend"}, now, label=charts.usd_label
+        ),
+        videos_chart=charts.daily_bars(days, {"completed": "completed"}, now, label=str),
     )
 
 

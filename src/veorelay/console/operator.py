@@ -65,9 +65,14 @@ async def overview(request: Request, _: OperatorDep) -> Response:
         by_model=by_model,
         by_channel=by_channel,
         money_chart=charts.daily_bars(
-            days, ("charged_micros", "upstream_cost_micros"), now, label=charts.usd_label
+            days,
+            {"charged_micros": "revenue", "upstream_cost_micros": "upstream cost"},
+            now,
+            label=charts.usd_label,
         ),
-        tasks_chart=charts.daily_bars(days, ("completed", "failed"), now, label=str),
+        tasks_chart=charts.daily_bars(
+            days, {"completed": "completed", "failed": "failed"}, now, label=str
+        ),
     )
 
 
