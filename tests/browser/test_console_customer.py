@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import new_page, screenshot, sign_in
+from tests.browser.conftest import customer, new_page, screenshot, sign_in
 from tests.e2e.conftest import Gateway
 from tests.helpers import png_bytes
 
@@ -48,7 +48,7 @@ def _watch_until_playable(page: Page, width: int, height: int) -> None:
 def test_customer_creates_watches_downloads_and_makes_a_token(
     browser: Browser, console_gateway: Gateway
 ) -> None:
-    secret, account_id = console_gateway.token(balance="5")
+    secret, account_id = customer(console_gateway, "5")
     context, page = new_page(browser, console_gateway)
     sign_in(page, secret)
     expect(page.locator("[data-test=balance]")).to_have_text("$5.00")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 from playwright.sync_api import Browser, expect
 
-from tests.browser.conftest import ADMIN_KEY, new_page, screenshot, sign_in
+from tests.browser.conftest import ADMIN_KEY, customer, new_page, screenshot, sign_in
 from tests.e2e.conftest import UPSTREAM_KEY, Gateway
 
 
@@ -27,7 +27,7 @@ def _chart_bars(page: object) -> list[str]:
 def test_operator_adds_a_channel_tops_up_reprices_and_sees_revenue_change(
     browser: Browser, console_gateway: Gateway
 ) -> None:
-    secret, account_id = console_gateway.token(balance="3")
+    secret, account_id = customer(console_gateway, "3")
     _complete_one_video(console_gateway, secret)  # $0.30 at the default price
     context, page = new_page(browser, console_gateway)
     sign_in(page, ADMIN_KEY, operator=True)
