@@ -81,7 +81,7 @@ def test_customer_creates_watches_downloads_and_makes_a_token(
     screenshot(page, "dashboard")
 
     page.goto("/console/tokens")
-    page.get_by_label("Name").fill("ci-robot")
+    page.get_by_label("Name", exact=True).fill("ci-robot")
     page.get_by_label("Billing mode").select_option("pay_as_you_go_priority")
     page.get_by_role("button", name="Create token").click()
     new_secret = page.locator("#new-secret").inner_text()
@@ -111,4 +111,57 @@ def test_customer_creates_watches_downloads_and_makes_a_token(
     page.wait_for_url("**/console/sign-in")
     page.goto("/console/dashboard")
     page.wait_for_url("**/console/sign-in")
+    context.close()
+
+    # On a phone, in the system's dark mode: nothing wider than the screen, dark colours.
+    phone = browser.new_context(
+        base_url=console_gateway.url, viewport={"width": 390, "height": 844}, color_scheme="dark"
+    )
+    page = phone.new_page()
+    sign_in(page, secret)
+    for path, name in (("/console/dashboard", "phone-dashboard"), ("/console/videos", None)):
+        page.goto(path)
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+        background = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(16, 19, 24)"
+        if name:
+            screenshot(page, name)
+    phone.close()
+
+
+def test_a_console_login_signs_in_as_its_token_and_nothing_more(
+    browser: Browser, console_gateway: Gateway
+) -> None:
+    secret, account_id = customer(console_gateway, "1")
+    context, page = new_page(browser, console_gateway)
+    sign_in(page, secret)
+    page.goto("/console/tokens")
+    page.get_by_label("Login username").fill("editor@example.com")
+    page.get_by_label("Login password").fill("correct horse battery")
+    page.get_by_role("button", name="Create login").click()
+    expect(page.locator("td", has_text="editor@example.com")).to_be_visible()
+    (stored,) = console_gateway.query("SELECT password_hash FROM console_logins")
+    assert "correct horse battery" not in str(stored)
+    context.close()
+
+    context, page = new_page(browser, console_gateway)
+    page.goto("/console/sign-in")
+    page.get_by_label("Username", exact=False).fill("editor@example.com")
+    page.get_by_label("Secret").fill("wrong password, sorry")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("That username or password was not accepted.")).to_be_visible()
+    page.get_by_label("Username", exact=False).fill("editor@example.com")
+    page.get_by_label("Secret").fill("correct horse battery")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/console/dashboard")
+    expect(page.locator("[data-test=balance]")).to_have_text("$1.00")
+    # It is a console sign-in only: the password is no API token.
+    answer = httpx.get(
+        f"{console_gateway.url}/v1/me",
+        headers={"Authorization": "Bearer correct horse battery"},
+    )
+    assert answer.status_code == 401
+    assert console_gateway.query(
+        "SELECT account_id FROM console_logins WHERE username = 'editor@example.com'"
+    ) == [(account_id,)]
     context.close()

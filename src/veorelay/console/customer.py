@@ -25,9 +25,10 @@ from veorelay.core.models import DURATIONS, SIZES
 from veorelay.core.params import parse_video_request
 from veorelay.core.pricing import BillingMode
 from veorelay.db import accounts, catalog, usage
+from veorelay.db import console_sessions as session_db
 from veorelay.db import tasks as task_db
 from veorelay.db.usage import UsageFilter
-from veorelay.errors import InvalidRequest, NotFound, VeorelayError
+from veorelay.errors import Conflict, InvalidRequest, NotFound, VeorelayError
 
 router = APIRouter(prefix="/console")
 DAY = 86400
@@ -205,10 +206,13 @@ async def _tokens(
     async with services.db.read() as conn:
         rows = await accounts.list_tokens(conn, customer.identity.account_id)
         groups = await _groups_open_to(conn, customer)
+        logins = await session_db.list_logins(conn, customer.identity.account_id)
+    names = {r["id"]: r["name"] for r in rows}
     return page(
         request,
         "tokens.html",
         tokens=[money(r) for r in rows],
+        logins=[(login, names.get(login.token_id, "(deleted token)")) for login in logins],
         groups=groups,
         billing_modes=BILLING_MODES,
         created=created,
@@ -286,6 +290,40 @@ async def delete_token(request: Request, token_id: str, customer: CustomerDep) -
     services = services_of(request)
     async with services.db.write() as conn:
         await accounts.delete_token(conn, token_id, time.time())
+    return RedirectResponse("/console/tokens", status_code=303)
+
+
+@router.post("/logins")
+async def create_login(
+    request: Request,
+    customer: CustomerDep,
+    username: Annotated[str, Form(min_length=3, max_length=100, pattern=r"^[A-Za-z0-9._@-]+$")],
+    password: Annotated[str, Form(min_length=12, max_length=200)],
+    token_id: Annotated[str, Form(max_length=64)],
+) -> Response:
+    """A username and password that sign in as one of the account's tokens: for a colleague
+    who should use the console without holding the token's secret."""
+    await _own_token(request, customer, token_id)
+    async with services_of(request).db.write() as conn:
+        made = await session_db.create_login(
+            conn,
+            username=username,
+            password=password,
+            account_id=customer.identity.account_id,
+            token_id=token_id,
+            now=time.time(),
+        )
+    if not made:
+        raise Conflict(f"The username {username!r} is taken.", param="username")
+    return RedirectResponse("/console/tokens", status_code=303)
+
+
+@router.post("/logins/{login_id}/delete")
+async def delete_login(request: Request, login_id: str, customer: CustomerDep) -> Response:
+    async with services_of(request).db.write() as conn:
+        deleted = await session_db.delete_login(conn, customer.identity.account_id, login_id)
+    if not deleted:
+        raise NotFound(f"No login {login_id!r}.", param="login_id")
     return RedirectResponse("/console/tokens", status_code=303)
 
 

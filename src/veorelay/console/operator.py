@@ -22,6 +22,7 @@ from veorelay.console.guard import OperatorDep, services_of
 from veorelay.console.render import page
 from veorelay.core.lifecycle import ACTIVE_STATES, TaskState
 from veorelay.db import audit, ops, usage
+from veorelay.db import channels as channel_db
 from veorelay.db.usage import RECORD_FIELDS, UsageFilter
 from veorelay.errors import InvalidRequest
 
@@ -45,6 +46,9 @@ async def overview(request: Request, _: OperatorDep) -> Response:
         by_model = await usage.summary(conn, UsageFilter(since=since), by="model")
         by_channel = await usage.summary(conn, UsageFilter(since=since), by="channel")
         days = await usage.summary(conn, UsageFilter(since=since), by="day")
+        names = {c.id: c.name for c in await channel_db.list_channels(conn)}
+    for row in by_channel:
+        row["key"] = names.get(row["key"], row["key"])
     by_state: dict[str, int] = {}
     for (state, _model), count in counts.items():
         by_state[state] = by_state.get(state, 0) + count

@@ -54,6 +54,7 @@ async def sign_in(
     secret: Annotated[str, Form(max_length=1000)],
     csrf_token: Annotated[str, Form(max_length=200)] = "",
     role: Annotated[str, Form(max_length=20)] = "customer",
+    username: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     services = guard.services_of(request)
     nonce = request.cookies.get(guard.SIGNIN_COOKIE, "")
@@ -66,6 +67,7 @@ async def sign_in(
     throttle = _throttle(request)
     throttle.check(client, now)
     secret = secret.strip()
+    username = username.strip()
     account_id = token_id = None
     if role == "operator":
         key = services.settings.admin_key
@@ -75,7 +77,13 @@ async def sign_in(
     else:
         role = "customer"
         async with services.db.read() as conn:
-            identity = await accounts.find_token(conn, secret) if secret else None
+            if username:  # a login a token holder made: it signs in as that token
+                login_token = await session_db.check_login(conn, username, secret)
+                identity = None
+                if login_token is not None:
+                    identity = await accounts.find_token_by_id(conn, login_token)
+            else:
+                identity = await accounts.find_token(conn, secret) if secret else None
         ok = identity is not None
         if identity is not None:
             try:
@@ -85,7 +93,13 @@ async def sign_in(
             account_id, token_id = identity.account_id, identity.token_id
     if not ok:
         throttle.failed(client, now)
-        what = "admin key" if role == "operator" else "API token"
+        what = (
+            "admin key"
+            if role == "operator"
+            else "username or password"
+            if username
+            else "API token"
+        )
         return _refused(request, f"That {what} was not accepted.")
     lifetime = services.settings.console_session_seconds
     async with services.db.write() as conn:

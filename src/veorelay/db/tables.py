@@ -277,6 +277,19 @@ console_sessions = Table(
     Column("expires_at", Double, nullable=False, index=True),
 )
 
+# Console sign-ins a token holder makes for people who should not handle the token itself: a
+# username and password (scrypt) that sign in as that token.
+console_logins = Table(
+    "console_logins",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("username", String(100), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("account_id", String(40), nullable=False, index=True),
+    Column("token_id", String(40), nullable=False),
+    Column("created_at", Double, nullable=False),
+)
+
 # Every operator change, through the admin API, the console or the CLI (db/audit.py).
 audit_log = Table(
     "audit_log",

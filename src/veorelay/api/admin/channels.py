@@ -438,6 +438,7 @@ async def delete_channel(name: str, services: ServicesDep) -> dict[str, Any]:
 
 
 @router.post("/channels/{name}/test", response_model=ChannelTest)
+@audited("channel.test", "name", _shown)  # a test can change a channel's health
 async def test_channel(name: str, services: ServicesDep) -> dict[str, Any]:
     """One cheap authenticated call upstream; reports what Google answered. A pass brings a
     channel out of a credentials or unreachable state; refused credentials put it in one."""

@@ -75,6 +75,7 @@ async def revoke_code(code_id: str, services: ServicesDep) -> dict[str, Any]:
 
 
 @router.post("/redemption-batches/{batch_id}/revoke", response_model=schemas.BatchRevoked)
+@audited("codes.revoke_batch", "batch_id")
 async def revoke_batch(batch_id: str, services: ServicesDep) -> dict[str, Any]:
     """Revoke every code of a batch that is not redeemed yet."""
     async with services.db.write() as conn:

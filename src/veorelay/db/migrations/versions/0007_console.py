@@ -1,4 +1,5 @@
-"""console_sessions and audit_log: the web console's sign-ins and the operator's audit trail
+"""console_sessions, console_logins and audit_log: the web console's sign-ins and the
+operator's audit trail
 
 Revision ID: 0007
 Revises: 0006
@@ -27,6 +28,16 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.Double(), nullable=False),
     )
     op.create_index("ix_console_sessions_expires_at", "console_sessions", ["expires_at"])
+    op.create_table(
+        "console_logins",
+        sa.Column("id", sa.String(40), primary_key=True),
+        sa.Column("username", sa.String(100), nullable=False, unique=True),
+        sa.Column("password_hash", sa.String(200), nullable=False),
+        sa.Column("account_id", sa.String(40), nullable=False),
+        sa.Column("token_id", sa.String(40), nullable=False),
+        sa.Column("created_at", sa.Double(), nullable=False),
+    )
+    op.create_index("ix_console_logins_account_id", "console_logins", ["account_id"])
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
