@@ -110,3 +110,39 @@ def test_admin_api_changes_are_audited_as_admin_api(console_gateway: Gateway) ->
     assert [(row["action"], row["actor"]) for row in mine] == [("account.create", "admin-api")]
     assert mine[0]["before"] is None
     assert mine[0]["after"]["balance_micros"] == 1_000_000
+
+
+def test_codes_made_by_the_operator_are_redeemed_by_a_customer(
+    browser: Browser, console_gateway: Gateway
+) -> None:
+    operator, page = new_page(browser, console_gateway)
+    sign_in(page, ADMIN_KEY, operator=True)
+    page.goto("/console/admin/codes")
+    page.get_by_label("Amount per code").fill("2.5")
+    page.get_by_label("Number of codes").fill("2")
+    page.get_by_role("button", name="Create codes").click()
+    first, second = page.locator("#new-codes").inner_text().split()
+    page.goto("/console/admin/codes")  # shown once
+    assert first not in page.content()
+    expect(page.locator("tbody tr")).to_have_count(2)
+    page.locator("tbody tr").filter(has_text="open").first.get_by_role(
+        "button", name="Revoke"
+    ).click()
+    expect(page.get_by_text("Done: revoked.")).to_be_visible()
+
+    secret, account_id = customer(console_gateway, "0")
+    context, shopper = new_page(browser, console_gateway)
+    sign_in(shopper, secret)
+    redeemed = []
+    for code in (first, second):
+        shopper.goto("/console/usage")
+        shopper.get_by_label("Redemption code").fill(code)
+        shopper.get_by_role("button", name="Redeem").click()
+        if shopper.get_by_text("Code redeemed: $2.50").is_visible():
+            redeemed.append(code)
+        else:
+            expect(shopper.locator(".error")).to_be_visible()
+    assert len(redeemed) == 1  # the other one was revoked
+    assert console_gateway.balance(account_id) == 2_500_000
+    context.close()
+    operator.close()

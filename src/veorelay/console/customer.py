@@ -23,7 +23,7 @@ from veorelay.console.render import page
 from veorelay.core.lifecycle import TaskState
 from veorelay.core.models import DURATIONS, SIZES
 from veorelay.core.params import parse_video_request
-from veorelay.core.pricing import BillingMode
+from veorelay.core.pricing import BillingMode, usd_to_micros
 from veorelay.db import accounts, catalog, usage
 from veorelay.db import console_sessions as session_db
 from veorelay.db import tasks as task_db
@@ -423,4 +423,5 @@ async def redeem(
     answer = await account_api.redeem(
         account_api.RedeemBody(code=code.strip()), customer.identity, services_of(request)
     )
-    return RedirectResponse(f"/console/usage?redeemed={answer['amount_usd']}", status_code=303)
+    micros = usd_to_micros(answer["amount_usd"])
+    return RedirectResponse(f"/console/usage?redeemed={micros}", status_code=303)
