@@ -36,7 +36,7 @@ from veorelay.channels.seed import seed_channels
 from veorelay.console import console_router
 from veorelay.console.guard import SignInRequired
 from veorelay.console.render import error_page, wants_page
-from veorelay.db import catalog
+from veorelay.db import catalog, signals
 from veorelay.db import channels as channel_db
 from veorelay.db.database import Database
 from veorelay.db.migrate import upgrade
@@ -112,10 +112,15 @@ async def _lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def running_services(
-    settings: Settings, *, with_engine: bool | None = None, seed_upstream: bool = True
+    settings: Settings,
+    *,
+    with_engine: bool | None = None,
+    seed_upstream: bool = True,
+    listen: bool = True,
 ) -> AsyncIterator[Services]:
     """Everything `serve`, `worker` and the operator commands run on. Only a running engine
-    talks upstream, so only then is the upstream client (or the built-in simulator) started."""
+    talks upstream, so only then is the upstream client (or the built-in simulator) started.
+    `listen`: follow other processes' signals (PostgreSQL only; see db/signals.py)."""
     db = Database(settings.resolved_database_url)
     log.info("data directory: %s", settings.data_dir.resolve())
     log.info("database: %s", settings.database_description)
@@ -140,6 +145,10 @@ async def running_services(
         tokens=TokenCache(ttl=settings.cache_seconds),
         secrets=box,
     )
+    listener = None
+    if listen and not db.is_sqlite:
+        handlers = {signals.TASKS: services.wake_engine, signals.CHANGES: services.forget_cached}
+        listener = asyncio.create_task(signals.Listener(db.url, handlers).run_forever())
     try:
         if settings.engine_enabled if with_engine is None else with_engine:
             async with _running_engine(settings, services, needs_simulator):
@@ -148,6 +157,9 @@ async def running_services(
             log.info("upstream: none in this process (the task engine is off)")
             yield services
     finally:
+        if listener is not None:
+            listener.cancel()
+            await asyncio.gather(listener, return_exceptions=True)
         await db.dispose()
 
 

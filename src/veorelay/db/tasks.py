@@ -34,6 +34,7 @@ from veorelay.core.lifecycle import (
 )
 from veorelay.core.models import AspectRatio, ImageInput, Resolution, VideoSpec
 from veorelay.core.scheduling import Candidate
+from veorelay.db import signals
 from veorelay.db.database import ReadConnection
 from veorelay.db.tables import task_inputs, tasks, tokens
 
@@ -205,6 +206,7 @@ async def create_task(
                 task_id=task_id, mime_type=spec.image.mime_type, data=spec.image.data
             )
         )
+    await signals.notify(conn, signals.TASKS)  # engines in other processes look now
     return Task.from_row(row)
 
 
