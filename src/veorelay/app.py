@@ -49,6 +49,7 @@ from veorelay.errors import (
     VeorelayError,
 )
 from veorelay.estimates import RenderTimeEstimator
+from veorelay.logs import RequestIds
 from veorelay.pricebook import PriceBook
 from veorelay.secretbox import SecretBox
 from veorelay.services import Services
@@ -86,8 +87,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(metrics.RequestMetrics, metrics=app.state.http_metrics)
     if settings.cors_origins:  # outside the limits: a browser can read their 400s, 408s, 413s
         app.add_middleware(PublicCors, origins=settings.cors_origins)
-    if settings.access_log:  # outermost: it sees every answer, the 400s and 413s above too
+    if settings.access_log:  # it sees every answer, the 400s and 413s above too
         app.add_middleware(AccessLog)
+    app.add_middleware(RequestIds)  # outermost: every line about a request carries its id
     app.include_router(videos.router)
     app.include_router(compat.router)
     app.include_router(models.router)

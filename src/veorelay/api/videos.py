@@ -30,6 +30,7 @@ from veorelay.db import tasks as task_db
 from veorelay.db.accounts import TokenIdentity
 from veorelay.db.tasks import Task
 from veorelay.errors import Conflict, NotFound, PermissionDenied, ServiceUnavailable
+from veorelay.logs import REQUEST_ID
 from veorelay.media.images import check_image_decodes
 from veorelay.services import Services
 
@@ -104,6 +105,7 @@ async def create_video(
         expected_render_seconds=await services.render_times.expected(spec.model, spec.resolution),
         timeout_seconds=settings.task_timeout_seconds * scale,
         policy=identity.policy,
+        request_id=REQUEST_ID.get(),
     )
     for _ in range(MAX_CLAIM_ATTEMPTS):
         now = time.time()
