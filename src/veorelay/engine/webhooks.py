@@ -89,7 +89,7 @@ class WebhookSender:
         self.concurrency = concurrency
         self.clock = clock
         # Long enough for resolving, connecting and the answer; then another worker may send.
-        self.lease_seconds = 3 * timeout_seconds + 5.0
+        self.lease_seconds = 2 * timeout_seconds + 1.0
         self._running: set[asyncio.Task[None]] = set()
 
     async def run_forever(self) -> None:
