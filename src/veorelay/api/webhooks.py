@@ -61,7 +61,7 @@ async def create(
             account_id,
             body.name,
             body.url,
-            [e.value for e in body.event_types],
+            list(dict.fromkeys(e.value for e in body.event_types)),
             time.time(),
         )
     view = endpoint_view(row, with_account=with_account)
@@ -105,7 +105,7 @@ async def update(
     if "url" in changes:
         check_target(changes["url"], services.settings.webhook_allow_private)
     if "event_types" in changes:
-        changes["event_types"] = [e.value for e in body.event_types or []]
+        changes["event_types"] = list(dict.fromkeys(e.value for e in body.event_types or []))
     async with services.db.write() as conn:
         if not await webhook_db.update_endpoint(
             conn, _known(endpoint_id), account_id, time.time(), **changes

@@ -67,6 +67,7 @@ class Delivery:
     body: str
     attempts: int
     created_at: float
+    lease_until: float | None  # the lease taken; its holder alone may record the outcome
 
 
 @dataclass(frozen=True)
@@ -276,16 +277,23 @@ async def lease_due(
     """Take up to `limit` due deliveries for `lease_seconds` (PostgreSQL skips locked rows)."""
     if limit <= 0:
         return []
-    candidates = (
-        select(webhook_deliveries.c.id)
-        .where(*_due(now))
-        .order_by(webhook_deliveries.c.next_attempt_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
+    # Picked first, then updated: as a subquery of the UPDATE, PostgreSQL may run the
+    # LIMITed, SKIP LOCKED select more than once and so lease more than `limit` rows.
+    picked = (
+        await conn.execute(
+            select(webhook_deliveries.c.id)
+            .where(*_due(now))
+            .order_by(webhook_deliveries.c.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).scalars()
+    ids = list(picked)
+    if not ids:
+        return []
     result = await conn.execute(
         update(webhook_deliveries)
-        .where(webhook_deliveries.c.id.in_(candidates.scalar_subquery()), *_due(now))
+        .where(webhook_deliveries.c.id.in_(ids), *_due(now))
         .values(lease_until=now + lease_seconds)
         .returning(
             webhook_deliveries.c.id,
@@ -295,6 +303,7 @@ async def lease_due(
             webhook_deliveries.c.body,
             webhook_deliveries.c.attempts,
             webhook_deliveries.c.created_at,
+            webhook_deliveries.c.lease_until,
         )
     )
     return [Delivery(**row._mapping) for row in result]
@@ -346,10 +355,17 @@ async def record_attempt(
     *,
     time_scale: float,
     disable_after: float,
-) -> DeliveryState:
+) -> DeliveryState | None:
     """Log the attempt and move the delivery on: delivered, retried later, or failed. A
     success ends the endpoint's failure streak; a streak of `disable_after` seconds disables
-    it (and fails its pending deliveries)."""
+    it (and fails its pending deliveries). Returns None, changing nothing, if the lease was
+    lost meanwhile (another worker has taken the delivery over)."""
+    this = (webhook_deliveries.c.id == delivery.id) & (
+        webhook_deliveries.c.lease_until == delivery.lease_until
+    )
+    held = await conn.execute(select(webhook_deliveries.c.id).where(this).with_for_update())
+    if held.first() is None:
+        return None
     await conn.execute(
         insert(webhook_attempts).values(
             delivery_id=delivery.id,
@@ -367,7 +383,6 @@ async def record_attempt(
         "last_status": outcome.status,
         "last_error": outcome.error,
     }
-    this = webhook_deliveries.c.id == delivery.id
     if outcome.ok:
         await conn.execute(
             update(webhook_deliveries)

@@ -91,13 +91,14 @@ class WebhookSender:
         # Long enough for resolving, connecting and the answer; then another worker may send.
         self.lease_seconds = 2 * timeout_seconds + 1.0
         self._running: set[asyncio.Task[None]] = set()
+        self._slot_freed = asyncio.Event()
 
     async def run_forever(self) -> None:
         try:
             while True:
                 try:
-                    started = await self._lease_and_start()
-                    await self._sleep(busy=started > 0)
+                    await self._lease_and_start()
+                    await self._sleep()
                 except asyncio.CancelledError:
                     raise
                 except Exception:
@@ -108,26 +109,40 @@ class WebhookSender:
                 send.cancel()
             await asyncio.gather(*self._running, return_exceptions=True)
 
-    async def _lease_and_start(self) -> int:
+    async def _lease_and_start(self) -> None:
+        """Lease what is due into the free slots; a read first, so an idle sender writes
+        nothing (on SQLite every write transaction takes the database's one write lock)."""
         free = self.concurrency - len(self._running)
         if free <= 0:
-            return 0
+            return
+        async with self.db.read() as conn:
+            due = await webhook_db.next_due_at(conn)
+        if due is None or due > self.clock():
+            return
         async with self.db.write() as conn:
             leased = await webhook_db.lease_due(conn, self.clock(), self.lease_seconds, free)
         for delivery in leased:
             send = asyncio.create_task(self._deliver(delivery))
             self._running.add(send)
-            send.add_done_callback(self._running.discard)
-        return len(leased)
+            send.add_done_callback(self._send_done)
 
-    async def _sleep(self, busy: bool) -> None:
-        if busy:
-            await asyncio.sleep(0)
-            return
-        async with self.db.read() as conn:
-            due = await webhook_db.next_due_at(conn)
-        wait = self.tick_seconds if due is None else due - self.clock()
-        await asyncio.sleep(min(max(wait, 0.01), self.tick_seconds))
+    def _send_done(self, send: asyncio.Task[None]) -> None:
+        self._running.discard(send)
+        self._slot_freed.set()
+
+    async def _sleep(self) -> None:
+        """Until a send finishes (when every slot is busy) or the next delivery falls due;
+        at most one tick."""
+        self._slot_freed.clear()
+        if len(self._running) >= self.concurrency:
+            wait = self.tick_seconds
+        else:
+            async with self.db.read() as conn:
+                due = await webhook_db.next_due_at(conn)
+            wait = self.tick_seconds if due is None else due - self.clock()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(min(max(wait, 0.01), self.tick_seconds)):
+                await self._slot_freed.wait()
 
     async def _deliver(self, delivery: Delivery) -> None:
         try:
@@ -147,6 +162,9 @@ class WebhookSender:
                     time_scale=self.time_scale,
                     disable_after=self.disable_after,
                 )
+            if state is None:
+                log.info("webhook %s: another worker took it over; outcome dropped", delivery.id)
+                return
             log.info(
                 "webhook %s (%s, %s) to endpoint %s: %s -> %s",
                 delivery.id,
@@ -192,7 +210,7 @@ class WebhookSender:
         except TimeoutError:
             error = f"no answer within {self.timeout_seconds:g} s"
             return Outcome(status=None, error=error, duration_ms=elapsed())
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, OSError, ValueError) as exc:  # e.g. a URL httpx refuses
             error = f"{type(exc).__name__}: {exc}"[:500]
             return Outcome(status=None, error=error, duration_ms=elapsed())
         return Outcome(status=response.status_code, error=None, duration_ms=elapsed())
