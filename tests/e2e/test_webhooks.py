@@ -106,6 +106,14 @@ def api(gw: Gateway, token: str) -> httpx.Client:
     return httpx.Client(base_url=gw.url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
 
 
+def admin(gw: Gateway) -> httpx.Client:
+    return httpx.Client(
+        base_url=f"{gw.url}/admin/api",
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        timeout=10,
+    )
+
+
 def eventually(check: Callable[[], Any], timeout: float = 30) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -231,7 +239,11 @@ def test_an_endpoint_failing_too_long_is_disabled_and_redelivered_by_hand(
         enabled = http.post(f"/v1/webhook_endpoints/{created.id}", json={"enabled": True})
         assert enabled.json()["enabled"] is True
         assert enabled.json()["disabled_reason"] is None
-        assert http.post(redeliver).json()["state"] == "pending"
+        with admin(hooked) as operator:  # the operator's view of the same log, and redelivery
+            logged = operator.get(f"/webhooks/{created.id}/deliveries").json()["data"]
+            assert [d["id"] for d in logged] == [delivery["id"]]
+            again = operator.post(f"/webhooks/{created.id}/deliveries/{delivery['id']}/redeliver")
+        assert again.json()["state"] == "pending"
 
         headers, body = receiver.wait_for("down", tries + 1)[-1]
         assert headers["webhook-id"] == delivery["id"]
@@ -250,13 +262,8 @@ def test_an_endpoint_failing_too_long_is_disabled_and_redelivered_by_hand(
 def test_the_operator_manages_any_accounts_endpoints(hooked: Gateway, receiver: Receiver) -> None:
     token, account_id = hooked.token()
     other_token, _ = hooked.token()
-    admin = httpx.Client(
-        base_url=f"{hooked.url}/admin/api",
-        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        timeout=10,
-    )
-    with admin:
-        made = admin.post(
+    with admin(hooked) as admin_api:
+        made = admin_api.post(
             "/webhooks",
             json={
                 "account_id": account_id,
@@ -267,7 +274,7 @@ def test_the_operator_manages_any_accounts_endpoints(hooked: Gateway, receiver: 
         ).json()
         assert made["account_id"] == account_id
         assert made["signing_secret"].startswith("whsec_")
-        unknown = admin.post(
+        unknown = admin_api.post(
             "/webhooks",
             json={
                 "account_id": "acct_nope",
@@ -278,12 +285,12 @@ def test_the_operator_manages_any_accounts_endpoints(hooked: Gateway, receiver: 
         )
         assert unknown.status_code == 404
         assert (
-            admin.patch(f"/webhooks/{made['id']}", json={"name": "renamed"}).json()["name"]
+            admin_api.patch(f"/webhooks/{made['id']}", json={"name": "renamed"}).json()["name"]
             == "renamed"
         )
-        listed = admin.get("/webhooks", params={"account_id": account_id}).json()["data"]
+        listed = admin_api.get("/webhooks", params={"account_id": account_id}).json()["data"]
         assert [e["id"] for e in listed] == [made["id"]]
-        rotated = admin.post(f"/webhooks/{made['id']}/rotate_secret").json()
+        rotated = admin_api.post(f"/webhooks/{made['id']}/rotate_secret").json()
         assert rotated["signing_secret"] != made["signing_secret"]
 
     by_cli = cli(
