@@ -210,6 +210,8 @@ def test_a_receiver_failing_five_times_gets_the_event_once_it_recovers(
     assert [a["status"] for a in delivery["attempt_log"]] == [204, 500, 500, 500, 500, 500]
     time.sleep(0.5)
     assert len(receiver.arrivals["flaky"]) == 6  # delivered: no attempt after the 2xx
+    metrics = httpx.get(f"{hooked.url}/metrics", timeout=10).text  # loopback: no key needed
+    assert 'veorelay_webhook_deliveries{state="delivered"}' in metrics
 
 
 def test_an_endpoint_failing_too_long_is_disabled_and_redelivered_by_hand(
