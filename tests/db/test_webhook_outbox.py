@@ -11,6 +11,7 @@ from sqlalchemy import select
 from tests.factories import make_account, make_task
 from veorelay.core.lifecycle import Event
 from veorelay.db import tasks as task_db
+from veorelay.db import webhook_endpoints as endpoint_db
 from veorelay.db import webhooks as webhook_db
 from veorelay.db.database import Database
 from veorelay.db.tables import webhook_deliveries
@@ -23,12 +24,12 @@ BOTH = ["video.completed", "video.failed"]
 
 async def endpoint(db: Database, account_id: str, events: list[str], now: float = 0.0) -> str:
     async with db.write() as conn:
-        row, secret = await webhook_db.create_endpoint(
+        row, secret = await endpoint_db.create_endpoint(
             conn, BOX, account_id, "e", "https://hooks.example.com/x", events, now
         )
         assert secret.startswith("whsec_")
         assert secret not in json.dumps(row)
-        target = await webhook_db.target(conn, BOX, row["id"], now)
+        target = await endpoint_db.target(conn, BOX, row["id"], now)
     assert target.secrets == [secret]  # sealed, and recoverable to sign
     return str(row["id"])
 
@@ -134,7 +135,7 @@ async def test_an_endpoint_failing_for_too_long_is_disabled(database: Database) 
             state = await webhook_db.record_attempt(
                 conn, delivery, failing, now, time_scale=1.0, disable_after=100.0
             )
-            found = await webhook_db.get_endpoint(conn, endpoint_id)
+            found = await endpoint_db.get_endpoint(conn, endpoint_id)
         assert found is not None
         assert found["enabled"] is (n < 3), n
         assert state == ("pending" if n < 3 else "failed")
@@ -142,8 +143,8 @@ async def test_an_endpoint_failing_for_too_long_is_disabled(database: Database) 
     assert states == ["failed"] * 4  # the pending ones fail with the endpoint
 
     async with database.write() as conn:
-        assert await webhook_db.update_endpoint(conn, endpoint_id, None, 300.0, enabled=True)
-        found = await webhook_db.get_endpoint(conn, endpoint_id)
+        assert await endpoint_db.update_endpoint(conn, endpoint_id, None, 300.0, enabled=True)
+        found = await endpoint_db.get_endpoint(conn, endpoint_id)
     assert found is not None
     assert found["failing_since"] is None
     assert found["disabled_reason"] is None

@@ -11,7 +11,7 @@ import standardwebhooks
 
 from veorelay.core import webhooks as rules
 from veorelay.core.webhooks import EventType
-from veorelay.db.webhooks import new_secret
+from veorelay.db.webhook_endpoints import new_secret
 from veorelay.errors import InvalidRequest
 
 SECRET = new_secret()

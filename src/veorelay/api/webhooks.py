@@ -27,6 +27,7 @@ from veorelay.api.webhook_schemas import (
     endpoint_view,
 )
 from veorelay.core.webhooks import check_target
+from veorelay.db import webhook_endpoints as endpoint_db
 from veorelay.db import webhooks as webhook_db
 from veorelay.errors import Conflict, NotFound
 from veorelay.services import Services
@@ -45,7 +46,7 @@ def _missing(endpoint_id: str) -> NotFound:
 
 def _known(endpoint_id: str) -> str:
     """The id, if it could name an endpoint; anything else is unknown without a query."""
-    if not webhook_db.is_endpoint_id(endpoint_id):
+    if not endpoint_db.is_endpoint_id(endpoint_id):
         raise _missing(endpoint_id)
     return endpoint_id
 
@@ -55,7 +56,7 @@ async def create(
 ) -> WebhookEndpointWithSecret:
     check_target(body.url, services.settings.webhook_allow_private)
     async with services.db.write() as conn:
-        row, secret = await webhook_db.create_endpoint(
+        row, secret = await endpoint_db.create_endpoint(
             conn,
             services.secrets,
             account_id,
@@ -70,7 +71,7 @@ async def create(
 
 async def retrieve(services: Services, account_id: str | None, endpoint_id: str) -> WebhookEndpoint:
     async with services.db.read() as conn:
-        row = await webhook_db.get_endpoint(conn, _known(endpoint_id), account_id)
+        row = await endpoint_db.get_endpoint(conn, _known(endpoint_id), account_id)
     if row is None:
         raise _missing(endpoint_id)
     return endpoint_view(row, with_account=account_id is None)
@@ -86,9 +87,11 @@ async def listing(
 ) -> WebhookEndpointList:
     rows: list[dict[str, Any]] = []
     has_more = False
-    if not after or webhook_db.is_endpoint_id(after):  # else: an unknown id, an empty page
+    if not after or endpoint_db.is_endpoint_id(after):  # else: an unknown id, an empty page
         async with services.db.read() as conn:
-            rows, has_more = await webhook_db.list_endpoints(conn, account_id, after or None, limit)
+            rows, has_more = await endpoint_db.list_endpoints(
+                conn, account_id, after or None, limit
+            )
     views = [endpoint_view(r, with_account=with_account) for r in rows]
     return WebhookEndpointList(
         data=views,
@@ -107,7 +110,7 @@ async def update(
     if "event_types" in changes:
         changes["event_types"] = list(dict.fromkeys(e.value for e in body.event_types or []))
     async with services.db.write() as conn:
-        if not await webhook_db.update_endpoint(
+        if not await endpoint_db.update_endpoint(
             conn, _known(endpoint_id), account_id, time.time(), **changes
         ):
             raise _missing(endpoint_id)
@@ -118,7 +121,10 @@ async def delete(
     services: Services, account_id: str | None, endpoint_id: str
 ) -> WebhookEndpointDeleted:
     async with services.db.write() as conn:
-        if not await webhook_db.delete_endpoint(conn, _known(endpoint_id), account_id, time.time()):
+        deleted = await endpoint_db.delete_endpoint(
+            conn, _known(endpoint_id), account_id, time.time()
+        )
+        if not deleted:
             raise _missing(endpoint_id)
     return WebhookEndpointDeleted(id=endpoint_id)
 
@@ -129,7 +135,7 @@ async def rotate(
     kept = body is not None and body.keep_old_secret_active_for_24_hours
     keep = KEEP_OLD_SECRET_SECONDS if kept else 0.0
     async with services.db.write() as conn:
-        secret = await webhook_db.rotate_secret(
+        secret = await endpoint_db.rotate_secret(
             conn, services.secrets, _known(endpoint_id), account_id, time.time(), keep
         )
     if secret is None:

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from veorelay.core import webhooks as rules
+from veorelay.db import webhook_endpoints as endpoint_db
 from veorelay.db import webhooks as webhook_db
 from veorelay.db.database import Database
 from veorelay.db.webhooks import Delivery, Outcome
@@ -147,7 +148,9 @@ class WebhookSender:
     async def _deliver(self, delivery: Delivery) -> None:
         try:
             async with self.db.read() as conn:
-                target = await webhook_db.target(conn, self.box, delivery.endpoint_id, self.clock())
+                target = await endpoint_db.target(
+                    conn, self.box, delivery.endpoint_id, self.clock()
+                )
             if not target.live:
                 async with self.db.write() as conn:
                     await webhook_db.give_up(conn, delivery, "The endpoint is disabled or deleted.")
