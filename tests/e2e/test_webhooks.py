@@ -319,6 +319,9 @@ def test_the_operator_manages_any_accounts_endpoints(hooked: Gateway, receiver: 
     with pytest.raises(openai.NotFoundError):
         hooked.client(other_token).webhooks.retrieve(made["id"])
     assert hooked.client(other_token).webhooks.list().data == []
+    assert mine.webhooks.update(by_cli["id"], name="renamed").name == "renamed"
+    rotated_by_sdk = mine.webhooks.rotate_secret(by_cli["id"])
+    assert rotated_by_sdk.signing_secret not in (by_cli["signing_secret"], None)
     assert mine.webhooks.delete(made["id"]).deleted is True
     assert [e.id for e in mine.webhooks.list().data] == [by_cli["id"]]
 
