@@ -26,7 +26,7 @@ from starlette.routing import Match
 
 from veorelay import __version__
 from veorelay.access_log import AccessLog
-from veorelay.api import account, admin, compat, health, metrics, models, videos
+from veorelay.api import account, admin, compat, health, metrics, models, videos, webhooks
 from veorelay.api.auth import TokenCache
 from veorelay.api.cors import PublicCors
 from veorelay.api.limits import BodyReadTimeout, BodySizeLimit, NoNulInUrl
@@ -40,6 +40,7 @@ from veorelay.db import catalog, signals
 from veorelay.db import channels as channel_db
 from veorelay.db.database import Database
 from veorelay.db.migrate import upgrade
+from veorelay.engine.webhooks import WebhookSender
 from veorelay.engine.worker import Engine
 from veorelay.errors import (
     AuthenticationFailed,
@@ -94,6 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(compat.router)
     app.include_router(models.router)
     app.include_router(account.router)
+    app.include_router(webhooks.router)
     app.include_router(admin.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
@@ -188,7 +190,21 @@ async def _running_engine(
             lease_seconds=settings.engine_lease_seconds,
             drain_seconds=settings.engine_drain_seconds,
         )
+        hooks = await stack.enter_async_context(
+            httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
+        )
+        sender = WebhookSender(
+            services.db,
+            services.secrets,
+            hooks,
+            time_scale=settings.effective_webhook_time_scale,
+            allow_private=settings.webhook_allow_private,
+            timeout_seconds=settings.webhook_timeout_seconds,
+            disable_after_seconds=settings.webhook_disable_after_seconds,
+            tick_seconds=settings.engine_tick_seconds,
+        )
         engine_task = asyncio.create_task(services.engine.run_forever())
+        sender_task = asyncio.create_task(sender.run_forever())
         try:
             yield
         finally:
@@ -196,8 +212,9 @@ async def _running_engine(
                 "stopping: steps in flight may finish for up to %s s",
                 settings.engine_drain_seconds,
             )
+            sender_task.cancel()
             engine_task.cancel()
-            await asyncio.gather(engine_task, return_exceptions=True)
+            await asyncio.gather(engine_task, sender_task, return_exceptions=True)
             log.info("task engine stopped; unfinished tasks carry on at the next start")
 
 

@@ -34,7 +34,7 @@ from veorelay.core.lifecycle import (
 )
 from veorelay.core.models import AspectRatio, ImageInput, Resolution, VideoSpec
 from veorelay.core.scheduling import Candidate
-from veorelay.db import signals
+from veorelay.db import signals, webhooks
 from veorelay.db.database import ReadConnection
 from veorelay.db.tables import task_inputs, tasks, tokens
 
@@ -505,7 +505,8 @@ async def apply_transition(
     **values: Any,
 ) -> Task | None:
     """Move `task` along `event` if nobody changed it since we read it; settle its money in the
-    same transaction. Returns the new row, or None if we lost the race (then nothing changed)."""
+    same transaction, and the webhook events it raises (db/webhooks.py). Returns the new row,
+    or None if we lost the race (then nothing changed)."""
     step = transition(task.state, event)
     if step.target in TERMINAL_STATES:
         values.setdefault("finished_at", now)
@@ -533,6 +534,8 @@ async def apply_transition(
         )
     if event is Event.SUBMITTED or step.settlement is not None:
         await conn.execute(delete(task_inputs).where(task_inputs.c.task_id == task.id))
+    if step.target in TERMINAL_STATES:  # the webhook outbox, committed with the state
+        await webhooks.enqueue(conn, task.account_id, task.id, step.target, now)
     return Task.from_row(row)
 
 
