@@ -78,7 +78,9 @@ def test_spritesheet_is_a_grid_of_frames_in_time_order(fading_in: Path, tmp_path
         assert sheet.format == "JPEG"
         assert sheet.size == (tile_width * SPRITE_COLUMNS, tile_height * SPRITE_ROWS)
         tiles = [
-            sheet.crop((c * tile_width, r * tile_height, (c + 1) * tile_width, (r + 1) * tile_height))
+            sheet.crop(
+                (c * tile_width, r * tile_height, (c + 1) * tile_width, (r + 1) * tile_height)
+            )
             for r in range(SPRITE_ROWS)
             for c in range(SPRITE_COLUMNS)
         ]
