@@ -26,7 +26,7 @@ from starlette.routing import Match
 
 from veorelay import __version__
 from veorelay.access_log import AccessLog
-from veorelay.api import account, admin, compat, health, metrics, models, videos
+from veorelay.api import account, admin, compat, gemini_native, health, metrics, models, videos
 from veorelay.api.auth import TokenCache
 from veorelay.api.cors import PublicCors
 from veorelay.api.limits import BodyReadTimeout, BodySizeLimit, NoNulInUrl
@@ -81,6 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.add_middleware(AccessLog)
     app.include_router(videos.router)
     app.include_router(compat.router)
+    app.include_router(gemini_native.router)
     app.include_router(models.router)
     app.include_router(account.router)
     app.include_router(admin.router)
@@ -285,7 +286,9 @@ def _allowed_methods(request: Request) -> list[str]:
 def _install_error_handlers(app: FastAPI) -> None:
     async def veorelay_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, VeorelayError)
-        return JSONResponse(exc.to_body(), status_code=exc.status, headers=exc.headers())
+        return JSONResponse(
+            exc.body_for(request.url.path), status_code=exc.status, headers=exc.headers()
+        )
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -299,7 +302,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             error = InvalidRequest(message, param=param)
         else:
             error = ParseRequestFailed(message, param=param)
-        return JSONResponse(error.to_body(), status_code=error.status)
+        return JSONResponse(error.body_for(request.url.path), status_code=error.status)
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -315,11 +318,15 @@ def _install_error_handlers(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:  # RFC 9110: say which methods the path does allow
             headers["Allow"] = ", ".join(_allowed_methods(request))
-        return JSONResponse(error.to_body(), status_code=exc.status_code, headers=headers)
+        return JSONResponse(
+            error.body_for(request.url.path), status_code=exc.status_code, headers=headers
+        )
 
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(VeorelayError("Internal server error.").to_body(), status_code=500)
+        return JSONResponse(
+            VeorelayError("Internal server error.").body_for(request.url.path), status_code=500
+        )
 
     app.add_exception_handler(VeorelayError, veorelay_error)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from veorelay.api import views
+from veorelay.api import creation, views
 from veorelay.api.body import read_create_body
 from veorelay.api.content import VideoFileResponse
 from veorelay.api.deps import IdentityDep, ServicesDep
@@ -20,7 +19,7 @@ from veorelay.api.schemas import (
     VideoList,
     error_responses,
 )
-from veorelay.core import idempotency, pricing
+from veorelay.core import idempotency
 from veorelay.core.access import check_model
 from veorelay.core.lifecycle import TaskState
 from veorelay.core.params import parse_video_request
@@ -28,8 +27,7 @@ from veorelay.core.variants import MEDIA_TYPES, Variant, file_name, stored_key
 from veorelay.db import idempotency as idempotency_db
 from veorelay.db import tasks as task_db
 from veorelay.db.tasks import Task
-from veorelay.errors import Conflict, NotFound, PermissionDenied, ServiceUnavailable
-from veorelay.media.images import check_image_decodes
+from veorelay.errors import Conflict, NotFound, ServiceUnavailable
 from veorelay.storage.base import OpenedVideo
 from veorelay.storage.variants import delete_with_previews
 
@@ -81,38 +79,14 @@ async def create_video(
     key = None if header is None else idempotency.check_key(header)
     fields, images = await read_create_body(request)
     spec = parse_video_request(fields, images, models=await services.prices.models())
-    check_model(identity.policy, spec.model)
+    check_model(identity.policy, spec.model)  # before a replay, as before anything else
     fingerprint = ""
     if key is not None:
         fingerprint = idempotency.fingerprint(spec)
         replay = await _replay(services, identity.account_id, key, fingerprint)
         if replay is not None:
             return replay
-    if spec.image is not None:
-        await asyncio.to_thread(check_image_decodes, spec.image)
-    settings = services.settings
-    token = identity.settings
-    multiplier = await services.prices.multiplier(token.group_name)
-    if multiplier is None:
-        raise PermissionDenied(
-            f"The token's group {token.group_name!r} does not exist.", code="group_not_found"
-        )
-    unservable = await services.prices.unservable(spec.model, token.group_name)
-    if unservable is not None:
-        raise ServiceUnavailable(unservable.message, code=unservable.code, param="model")
-    price = await services.prices.price(spec.model)
-    scale = settings.effective_engine_time_scale
-    new = task_db.NewTask(
-        spec=spec,
-        account_id=identity.account_id,
-        token_id=identity.token_id,
-        group_name=token.group_name,
-        upstream_model=spec.model,  # until a channel takes it and maps it (engine/dispatch.py)
-        price_micros=pricing.quote(spec, price, token.billing_mode, multiplier),
-        expected_render_seconds=await services.render_times.expected(spec.model, spec.resolution),
-        timeout_seconds=settings.task_timeout_seconds * scale,
-        policy=identity.policy,
-    )
+    new = await creation.new_task(services, identity, spec)
     for _ in range(MAX_CLAIM_ATTEMPTS):
         now = time.time()
         task_id = task_db.new_task_id()
