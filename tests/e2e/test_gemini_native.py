@@ -159,7 +159,7 @@ def test_errors_come_in_googles_shape(gateway_on: Gateway) -> None:
         error = google_error(
             http.post(predict, json=not_an_image, headers=key), 400, "INVALID_ARGUMENT"
         )
-        assert error["message"] == "image must be a PNG, JPEG or WebP image."
+        assert error["message"] == "instances[0].image must be a PNG, JPEG or WebP image."
         poor = {**body, "parameters": {"resolution": "4k"}}  # $0.30 > $0.10
         error = google_error(http.post(predict, json=poor, headers=key), 429, "RESOURCE_EXHAUSTED")
         assert error["details"][0]["reason"] == "insufficient_quota"

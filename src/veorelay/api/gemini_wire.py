@@ -21,7 +21,10 @@ TASK_PREFIX = "video_"
 CONTENT_POLICY = "content_policy_violation"
 PARAMETERS = ("durationSeconds", "aspectRatio", "resolution", "negativePrompt", "seed")
 # Core's names for what Google's format calls otherwise, so its messages name Google's fields.
-_RENAMES = (("metadata.durationSeconds", "durationSeconds"), ("input_reference", "image"))
+_RENAMES = (
+    ("metadata.durationSeconds", "durationSeconds"),
+    ("input_reference", "instances[0].image"),
+)
 # google.rpc.Code of a failed task's error code; anything else is INTERNAL (13).
 _RPC_CODES = {
     "cancelled": 1,
