@@ -1,8 +1,10 @@
 """Previews are made from real MP4s with PyAV: the thumbnail skips a fade-in from black, the
-spritesheet is a grid of frames in time order, and a broken file is refused."""
+spritesheet is a grid of frames in time order, and a broken file is refused. They are stored
+beside their video through the storage Protocol, and deleted with it."""
 
 from __future__ import annotations
 
+import shutil
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 from PIL import Image
 
 from veorelay.core.models import FPS
+from veorelay.core.variants import Variant, stored_key
 from veorelay.media.previews import (
     SPRITE_COLUMNS,
     SPRITE_ROWS,
@@ -20,6 +23,8 @@ from veorelay.media.previews import (
     make_previews,
 )
 from veorelay.media.probe import NotAVideo
+from veorelay.storage.filesystem import FilesystemStorage
+from veorelay.storage.variants import delete_with_previews, store_previews
 
 
 def write_mp4(path: Path, width: int, height: int, seconds: int, black_frames: int) -> None:
@@ -105,3 +110,29 @@ def test_a_file_that_is_not_a_video_is_refused(tmp_path: Path) -> None:
     junk.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x17" * 4000)
     with pytest.raises(NotAVideo):
         make_previews(junk, PreviewFiles(tmp_path / "t.webp", tmp_path / "s.jpg"))
+
+
+async def test_previews_are_stored_beside_the_video_and_deleted_with_it(
+    fading_in: Path, tmp_path: Path
+) -> None:
+    storage = FilesystemStorage(tmp_path / "store")
+    spool = storage.spool_dir() / "video.part"
+    shutil.copy(fading_in, spool)
+    key = "videos/ab/video_ab-12345678.mp4"
+    assert await store_previews(storage, key, spool)
+    await storage.put_file(key, spool)
+    for variant in Variant:
+        opened = await storage.open(stored_key(key, variant))
+        assert opened is not None
+        opened.close()
+    assert list(storage.spool_dir().iterdir()) == []  # no scratch files left behind
+    await delete_with_previews(storage, key)
+    assert [p for p in (tmp_path / "store").rglob("*") if p.is_file()] == []
+
+
+async def test_a_video_whose_previews_cannot_be_made_stores_none(tmp_path: Path) -> None:
+    storage = FilesystemStorage(tmp_path / "store")
+    junk = storage.spool_dir() / "junk.part"
+    junk.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x17" * 4000)
+    assert not await store_previews(storage, "videos/ab/video_ab-12345678.mp4", junk)
+    assert [p for p in (tmp_path / "store").rglob("*") if p.is_file()] == [junk]

@@ -22,7 +22,7 @@ log = logging.getLogger("veorelay.storage")
 async def store_previews(storage: VideoStorage, video_key: str, video: Path) -> bool:
     """Make the previews of the local file `video` and store them beside `video_key`. A video
     whose previews cannot be made is still a good video: False, and the reason is logged."""
-    stem = storage.spool_dir() / f"{uuid.uuid4().hex}.preview"
+    stem = video.parent / f"{uuid.uuid4().hex}.preview"  # beside it: the spool, local scratch
     files = PreviewFiles(Path(f"{stem}.webp.part"), Path(f"{stem}.jpg.part"))
     try:
         await asyncio.to_thread(make_previews, video, files)
