@@ -20,7 +20,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -33,12 +33,21 @@ from veorelay.api.limits import BodyReadTimeout, BodySizeLimit, NoNulInUrl
 from veorelay.api.openapi import openapi_document
 from veorelay.channels.clients import ChannelClients
 from veorelay.channels.seed import seed_channels
+from veorelay.console import console_router
+from veorelay.console.guard import SignInRequired
+from veorelay.console.render import error_page, wants_page
 from veorelay.db import catalog
 from veorelay.db import channels as channel_db
 from veorelay.db.database import Database
 from veorelay.db.migrate import upgrade
 from veorelay.engine.worker import Engine
-from veorelay.errors import InvalidRequest, NotFound, ParseRequestFailed, VeorelayError
+from veorelay.errors import (
+    AuthenticationFailed,
+    InvalidRequest,
+    NotFound,
+    ParseRequestFailed,
+    VeorelayError,
+)
 from veorelay.estimates import RenderTimeEstimator
 from veorelay.pricebook import PriceBook
 from veorelay.secretbox import SecretBox
@@ -87,6 +96,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    if settings.console:
+        app.include_router(console_router())
 
     _install_error_handlers(app)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
@@ -284,13 +295,23 @@ def _allowed_methods(request: Request) -> list[str]:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    async def veorelay_error(request: Request, exc: Exception) -> JSONResponse:
+    async def veorelay_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, VeorelayError)
+        if wants_page(request):
+            response = error_page(request, exc.status, exc.message)
+            response.headers.update(exc.headers())
+            return response
         return JSONResponse(
             exc.body_for(request.url.path), status_code=exc.status, headers=exc.headers()
         )
 
-    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    async def sign_in_required(request: Request, exc: Exception) -> Response:
+        if wants_page(request):
+            return RedirectResponse("/console/sign-in", status_code=303)
+        error = AuthenticationFailed("Sign in to the console again.", code="signed_out")
+        return JSONResponse(error.to_body(), status_code=error.status)
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         first = exc.errors()[0] if exc.errors() else {}
         param = ".".join(str(p) for p in first.get("loc", [])[1:]) or None
@@ -302,10 +323,14 @@ def _install_error_handlers(app: FastAPI) -> None:
             error = InvalidRequest(message, param=param)
         else:
             error = ParseRequestFailed(message, param=param)
+        if wants_page(request):
+            return error_page(request, error.status, message)
         return JSONResponse(error.body_for(request.url.path), status_code=error.status)
 
-    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 404 and wants_page(request):
+            return error_page(request, 404, "There is no such page in the console.")
         if exc.status_code == 404:
             error: VeorelayError = NotFound(f"No route for {request.method} {request.url.path}.")
         elif exc.status_code == 405:
@@ -329,6 +354,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
     app.add_exception_handler(VeorelayError, veorelay_error)
+    app.add_exception_handler(SignInRequired, sign_in_required)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected_error)

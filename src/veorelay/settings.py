@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     metrics_key: SecretStr | None = Field(
         None, description="Bearer key for /metrics; unset: /metrics answers loopback clients only."
     )
+    console: bool = Field(True, description="Serve the web console at /console.")
+    console_session_seconds: float = Field(
+        12 * 3600, gt=0, description="How long a console sign-in lasts."
+    )
     cache_seconds: float = Field(
         5.0, ge=0, description="How long token lookups and prices are cached per process."
     )

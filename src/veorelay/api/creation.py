@@ -23,29 +23,35 @@ async def new_task(services: Services, identity: TokenIdentity, spec: VideoSpec)
     check_model(identity.policy, spec.model)
     if spec.image is not None:
         await asyncio.to_thread(check_image_decodes, spec.image)
+    price_micros = await quote_for(services, identity, spec)
     settings = services.settings
-    token = identity.settings
-    multiplier = await services.prices.multiplier(token.group_name)
-    if multiplier is None:
-        raise PermissionDenied(
-            f"The token's group {token.group_name!r} does not exist.", code="group_not_found"
-        )
-    unservable = await services.prices.unservable(spec.model, token.group_name)
-    if unservable is not None:
-        raise ServiceUnavailable(unservable.message, code=unservable.code, param="model")
-    price = await services.prices.price(spec.model)
     scale = settings.effective_engine_time_scale
     return task_db.NewTask(
         spec=spec,
         account_id=identity.account_id,
         token_id=identity.token_id,
-        group_name=token.group_name,
+        group_name=identity.settings.group_name,
         upstream_model=spec.model,  # until a channel takes it and maps it (engine/dispatch.py)
-        price_micros=pricing.quote(spec, price, token.billing_mode, multiplier),
+        price_micros=price_micros,
         expected_render_seconds=await services.render_times.expected(spec.model, spec.resolution),
         timeout_seconds=settings.task_timeout_seconds * scale,
         policy=identity.policy,
     )
+
+
+async def quote_for(services: Services, identity: TokenIdentity, spec: VideoSpec) -> int:
+    """What `spec` costs this token now, or the error a create would answer instead."""
+    group = identity.settings.group_name
+    multiplier = await services.prices.multiplier(group)
+    if multiplier is None:
+        raise PermissionDenied(
+            f"The token's group {group!r} does not exist.", code="group_not_found"
+        )
+    unservable = await services.prices.unservable(spec.model, group)
+    if unservable is not None:
+        raise ServiceUnavailable(unservable.message, code=unservable.code, param="model")
+    price = await services.prices.price(spec.model)
+    return pricing.quote(spec, price, identity.settings.billing_mode, multiplier)
 
 
 async def insert_task(services: Services, new: task_db.NewTask) -> Task:
