@@ -36,7 +36,7 @@ from veorelay.channels.seed import seed_channels
 from veorelay.console import console_router
 from veorelay.console.guard import SignInRequired
 from veorelay.console.render import error_page, wants_page
-from veorelay.db import catalog
+from veorelay.db import catalog, signals
 from veorelay.db import channels as channel_db
 from veorelay.db.database import Database
 from veorelay.db.migrate import upgrade
@@ -49,6 +49,7 @@ from veorelay.errors import (
     VeorelayError,
 )
 from veorelay.estimates import RenderTimeEstimator
+from veorelay.logs import RequestIds
 from veorelay.pricebook import PriceBook
 from veorelay.secretbox import SecretBox
 from veorelay.services import Services
@@ -86,8 +87,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(metrics.RequestMetrics, metrics=app.state.http_metrics)
     if settings.cors_origins:  # outside the limits: a browser can read their 400s, 408s, 413s
         app.add_middleware(PublicCors, origins=settings.cors_origins)
-    if settings.access_log:  # outermost: it sees every answer, the 400s and 413s above too
+    if settings.access_log:  # it sees every answer, the 400s and 413s above too
         app.add_middleware(AccessLog)
+    app.add_middleware(RequestIds)  # outermost: every line about a request carries its id
     app.include_router(videos.router)
     app.include_router(compat.router)
     app.include_router(gemini_native.router)
@@ -113,10 +115,15 @@ async def _lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def running_services(
-    settings: Settings, *, with_engine: bool | None = None, seed_upstream: bool = True
+    settings: Settings,
+    *,
+    with_engine: bool | None = None,
+    seed_upstream: bool = True,
+    listen: bool = True,
 ) -> AsyncIterator[Services]:
     """Everything `serve`, `worker` and the operator commands run on. Only a running engine
-    talks upstream, so only then is the upstream client (or the built-in simulator) started."""
+    talks upstream, so only then is the upstream client (or the built-in simulator) started.
+    `listen`: follow other processes' signals (PostgreSQL only; see db/signals.py)."""
     db = Database(settings.resolved_database_url)
     log.info("data directory: %s", settings.data_dir.resolve())
     log.info("database: %s", settings.database_description)
@@ -141,6 +148,10 @@ async def running_services(
         tokens=TokenCache(ttl=settings.cache_seconds),
         secrets=box,
     )
+    listener = None
+    if listen and not db.is_sqlite:
+        handlers = {signals.TASKS: services.wake_engine, signals.CHANGES: services.forget_cached}
+        listener = asyncio.create_task(signals.Listener(db.url, handlers).run_forever())
     try:
         if settings.engine_enabled if with_engine is None else with_engine:
             async with _running_engine(settings, services, needs_simulator):
@@ -149,6 +160,9 @@ async def running_services(
             log.info("upstream: none in this process (the task engine is off)")
             yield services
     finally:
+        if listener is not None:
+            listener.cancel()
+            await asyncio.gather(listener, return_exceptions=True)
         await db.dispose()
 
 

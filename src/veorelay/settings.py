@@ -7,7 +7,7 @@ environment at import time.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `veorelay serve` listens on.")
     port: int = Field(8000, description="Port `veorelay serve` listens on.")
     log_level: str = Field("info", description="debug, info, warning or error.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text, or json: one object per line with request and task ids."
+    )
     access_log: bool = Field(
         True, description="Log each request (method, path, status, duration) at info level."
     )

@@ -21,6 +21,9 @@ class TokenCache:
         self._max = max_entries
         self._entries: dict[str, tuple[TokenIdentity, float]] = {}
 
+    def clear(self) -> None:
+        self._entries.clear()
+
     async def authenticate(self, db: Database, authorization: str | None) -> TokenIdentity:
         """The token an `Authorization: Bearer <token>` header names."""
         return await self.identify(db, _bearer(authorization), BEARER_HINT)

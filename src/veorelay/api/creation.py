@@ -14,6 +14,7 @@ from veorelay.db import tasks as task_db
 from veorelay.db.accounts import TokenIdentity
 from veorelay.db.tasks import Task
 from veorelay.errors import PermissionDenied, ServiceUnavailable
+from veorelay.logs import REQUEST_ID
 from veorelay.media.images import check_image_decodes
 from veorelay.services import Services
 
@@ -36,6 +37,7 @@ async def new_task(services: Services, identity: TokenIdentity, spec: VideoSpec)
         expected_render_seconds=await services.render_times.expected(spec.model, spec.resolution),
         timeout_seconds=settings.task_timeout_seconds * scale,
         policy=identity.policy,
+        request_id=REQUEST_ID.get(),
     )
 
 

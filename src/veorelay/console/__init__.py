@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from veorelay.console import customer, operator, signin, static
+from veorelay.console import customer, operator, signin, static, tokens, usage
 
 
 def console_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    for part in (signin, static, customer, operator):
+    for part in (signin, static, customer, tokens, usage, operator):
         router.include_router(part.router)
     return router

@@ -17,9 +17,9 @@ from veorelay.api.admin import tokens as admin_tokens
 from veorelay.api.admin import usage as admin_usage
 from veorelay.api.admin.common import money
 from veorelay.console import charts
-from veorelay.console.customer import Filter, csv_response, usage_filter
 from veorelay.console.guard import OperatorDep, services_of
 from veorelay.console.render import page
+from veorelay.console.usage import Filter, csv_response, usage_filter
 from veorelay.core.lifecycle import ACTIVE_STATES, TaskState
 from veorelay.db import audit, ops, usage
 from veorelay.db import channels as channel_db

@@ -166,6 +166,7 @@ tasks = Table(
     Column("wait_reason", String(40), nullable=True),  # queued: why no channel took it yet
     Column("submits", Integer, nullable=False, server_default="0"),  # submit calls made
     Column("resubmits", Integer, nullable=False, server_default="0"),  # after a crash mid-submit
+    Column("request_id", String(64), nullable=True),  # the create's X-Request-Id (logs.py)
     Index("ix_tasks_due", "state", "next_attempt_at"),
     Index("ix_tasks_channel_state", "channel_id", "state"),
     Index("ix_tasks_account_created", "account_id", "created_at"),

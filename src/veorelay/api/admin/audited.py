@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from veorelay.db import audit
+from veorelay.db import audit, signals
 from veorelay.errors import NotFound
 from veorelay.services import Services
 
@@ -54,6 +54,8 @@ def audited(
                     after=_recordable(after),
                     now=time.time(),
                 )
+                await signals.notify(conn, signals.CHANGES)  # other processes' caches
+            services.forget_cached()  # this process's, at once (and on SQLite)
             return after
 
         run.__signature__ = signature  # type: ignore[attr-defined]  # FastAPI reads it

@@ -1,5 +1,5 @@
 """console_sessions, console_logins and audit_log: the web console's sign-ins and the
-operator's audit trail
+operator's audit trail; tasks.request_id: the create's request id, for the logs
 
 Revision ID: 0007
 Revises: 0006
@@ -49,3 +49,5 @@ def upgrade() -> None:
         sa.Column("after", sa.JSON(), nullable=True),
     )
     op.create_index("ix_audit_log_at", "audit_log", ["at"])
+    with op.batch_alter_table("tasks") as batch:
+        batch.add_column(sa.Column("request_id", sa.String(64), nullable=True))
