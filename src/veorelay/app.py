@@ -26,7 +26,17 @@ from starlette.routing import Match
 
 from veorelay import __version__
 from veorelay.access_log import AccessLog
-from veorelay.api import account, admin, compat, health, metrics, models, videos, webhooks
+from veorelay.api import (
+    account,
+    admin,
+    compat,
+    gemini_native,
+    health,
+    metrics,
+    models,
+    videos,
+    webhooks,
+)
 from veorelay.api.auth import TokenCache
 from veorelay.api.cors import PublicCors
 from veorelay.api.limits import BodyReadTimeout, BodySizeLimit, NoNulInUrl
@@ -93,6 +103,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(RequestIds)  # outermost: every line about a request carries its id
     app.include_router(videos.router)
     app.include_router(compat.router)
+    app.include_router(gemini_native.router)
     app.include_router(models.router)
     app.include_router(account.router)
     app.include_router(webhooks.router)
@@ -331,7 +342,9 @@ def _install_error_handlers(app: FastAPI) -> None:
             response = error_page(request, exc.status, exc.message)
             response.headers.update(exc.headers())
             return response
-        return JSONResponse(exc.to_body(), status_code=exc.status, headers=exc.headers())
+        return JSONResponse(
+            exc.body_for(request.url.path), status_code=exc.status, headers=exc.headers()
+        )
 
     async def sign_in_required(request: Request, exc: Exception) -> Response:
         if wants_page(request):
@@ -353,7 +366,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             error = ParseRequestFailed(message, param=param)
         if wants_page(request):
             return error_page(request, error.status, message)
-        return JSONResponse(error.to_body(), status_code=error.status)
+        return JSONResponse(error.body_for(request.url.path), status_code=error.status)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -371,11 +384,15 @@ def _install_error_handlers(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:  # RFC 9110: say which methods the path does allow
             headers["Allow"] = ", ".join(_allowed_methods(request))
-        return JSONResponse(error.to_body(), status_code=exc.status_code, headers=headers)
+        return JSONResponse(
+            error.body_for(request.url.path), status_code=exc.status_code, headers=headers
+        )
 
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(VeorelayError("Internal server error.").to_body(), status_code=500)
+        return JSONResponse(
+            VeorelayError("Internal server error.").body_for(request.url.path), status_code=500
+        )
 
     app.add_exception_handler(VeorelayError, veorelay_error)
     app.add_exception_handler(SignInRequired, sign_in_required)

@@ -17,11 +17,17 @@ class VideoFileResponse(FileResponse):
     # Each chunk is one hand-off to a worker thread; 1 MiB chunks make a video a few hand-offs.
     chunk_size = 1024 * 1024
 
-    def __init__(self, video: OpenedVideo, filename: str, status_code: int = 200):
+    def __init__(
+        self,
+        video: OpenedVideo,
+        filename: str,
+        status_code: int = 200,
+        media_type: str = "video/mp4",
+    ):
         super().__init__(
             video.path,
             status_code=status_code,
-            media_type="video/mp4",
+            media_type=media_type,
             filename=filename,
             content_disposition_type="attachment",
             stat_result=video.stat,  # never stat the path again: it may be gone by now

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from veorelay.api import views
+from veorelay.api import creation, views
 from veorelay.api.body import read_create_body
 from veorelay.api.content import VideoFileResponse
 from veorelay.api.deps import IdentityDep, ServicesDep
@@ -20,19 +19,17 @@ from veorelay.api.schemas import (
     VideoList,
     error_responses,
 )
-from veorelay.core import idempotency, pricing
+from veorelay.core import idempotency
 from veorelay.core.access import check_model
 from veorelay.core.lifecycle import TaskState
-from veorelay.core.models import VideoSpec
 from veorelay.core.params import parse_video_request
+from veorelay.core.variants import MEDIA_TYPES, Variant, file_name, stored_key
 from veorelay.db import idempotency as idempotency_db
 from veorelay.db import tasks as task_db
-from veorelay.db.accounts import TokenIdentity
 from veorelay.db.tasks import Task
-from veorelay.errors import Conflict, NotFound, PermissionDenied, ServiceUnavailable
-from veorelay.logs import REQUEST_ID
-from veorelay.media.images import check_image_decodes
-from veorelay.services import Services
+from veorelay.errors import Conflict, NotFound, ServiceUnavailable
+from veorelay.storage.base import OpenedVideo
+from veorelay.storage.variants import delete_with_previews
 
 router = APIRouter(tags=["videos"])
 MAX_DELETE_ATTEMPTS = 5
@@ -82,31 +79,14 @@ async def create_video(
     key = None if header is None else idempotency.check_key(header)
     fields, images = await read_create_body(request)
     spec = parse_video_request(fields, images, models=await services.prices.models())
-    check_model(identity.policy, spec.model)
+    check_model(identity.policy, spec.model)  # before a replay, as before anything else
     fingerprint = ""
     if key is not None:
         fingerprint = idempotency.fingerprint(spec)
         replay = await _replay(services, identity.account_id, key, fingerprint)
         if replay is not None:
             return replay
-    if spec.image is not None:
-        await asyncio.to_thread(check_image_decodes, spec.image)
-    settings = services.settings
-    token = identity.settings
-    price_micros = await quote_for(services, identity, spec)
-    scale = settings.effective_engine_time_scale
-    new = task_db.NewTask(
-        spec=spec,
-        account_id=identity.account_id,
-        token_id=identity.token_id,
-        group_name=token.group_name,
-        upstream_model=spec.model,  # until a channel takes it and maps it (engine/dispatch.py)
-        price_micros=price_micros,
-        expected_render_seconds=await services.render_times.expected(spec.model, spec.resolution),
-        timeout_seconds=settings.task_timeout_seconds * scale,
-        policy=identity.policy,
-        request_id=REQUEST_ID.get(),
-    )
+    new = await creation.new_task(services, identity, spec)
     for _ in range(MAX_CLAIM_ATTEMPTS):
         now = time.time()
         task_id = task_db.new_task_id()
@@ -126,21 +106,6 @@ async def create_video(
         services.wake_engine()
         return _video_response(task, now)
     raise ServiceUnavailable("The idempotency key is changing hands; retry the request.")
-
-
-async def quote_for(services: Services, identity: TokenIdentity, spec: VideoSpec) -> int:
-    """What `spec` costs this token now, or the error a create would answer instead."""
-    group = identity.settings.group_name
-    multiplier = await services.prices.multiplier(group)
-    if multiplier is None:
-        raise PermissionDenied(
-            f"The token's group {group!r} does not exist.", code="group_not_found"
-        )
-    unservable = await services.prices.unservable(spec.model, group)
-    if unservable is not None:
-        raise ServiceUnavailable(unservable.message, code=unservable.code, param="model")
-    price = await services.prices.price(spec.model)
-    return pricing.quote(spec, price, identity.settings.billing_mode, multiplier)
 
 
 async def _replay(
@@ -224,15 +189,21 @@ async def delete_video(video_id: str, identity: IdentityDep, services: ServicesD
     else:  # the engine kept moving the task under us; vanishingly rare
         raise ServiceUnavailable("The video is changing state; retry the delete.")
     if deleted.storage_key is not None:
-        await services.storage.delete(deleted.storage_key)
+        await delete_with_previews(services.storage, deleted.storage_key)
     return VideoDeleted(id=deleted.id)
 
 
 _CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"video/mp4": {}}, "description": "The whole MP4."},
-    206: {"content": {"video/mp4": {}}, "description": "The byte range asked for with Range."},
+    200: {
+        "content": {media_type: {} for media_type in MEDIA_TYPES.values()},
+        "description": "The whole file: the MP4, or the preview `variant` names.",
+    },
+    206: {
+        "content": {media_type: {} for media_type in MEDIA_TYPES.values()},
+        "description": "The byte range asked for with Range.",
+    },
     416: {"description": "The Range lies outside the file."},
-    **error_responses(401, 403, 404, 409),
+    **error_responses(400, 401, 403, 404, 409),
 }
 
 
@@ -248,11 +219,30 @@ _CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
     response_class=VideoFileResponse,
     responses=_CONTENT_RESPONSES,
 )
-async def download_video(video_id: str, identity: IdentityDep, services: ServicesDep) -> Response:
-    """The MP4, streamed from our storage (Range and HEAD supported). The file is opened
-    before anything is answered: a delete a moment later cannot cut the answer short, and a
-    delete a moment earlier is a 404 like any deleted video."""
+async def download_video(
+    video_id: str,
+    identity: IdentityDep,
+    services: ServicesDep,
+    variant: Annotated[
+        Variant,
+        Query(
+            description="`video` (the MP4, the default), `thumbnail` (WebP) or `spritesheet` "
+            "(JPEG)."
+        ),
+    ] = Variant.VIDEO,
+) -> Response:
+    """The MP4 or one of its previews, streamed from our storage (Range and HEAD supported).
+    The file is opened before anything is answered: a delete a moment later cannot cut the
+    answer short, and a delete a moment earlier is a 404 like any deleted video."""
     task = await own_task(services, video_id, identity.account_id)
+    opened = await open_content(services, task, variant)
+    return VideoFileResponse(
+        opened, filename=file_name(task.id, variant), media_type=MEDIA_TYPES[variant]
+    )
+
+
+async def open_content(services: ServicesDep, task: Task, variant: Variant) -> OpenedVideo:
+    """A finished video's file (or preview), opened; the client's error if there is none."""
     if task.state is not TaskState.COMPLETED or task.storage_key is None:
         if task.state in (TaskState.FAILED, TaskState.CANCELLED):
             raise Conflict("The video failed; there is no content.", code="video_failed")
@@ -260,11 +250,21 @@ async def download_video(video_id: str, identity: IdentityDep, services: Service
             f"The video is not ready yet (status {views.video(task, time.time()).status}).",
             code="video_not_ready",
         )
-    video = await services.storage.open(task.storage_key)
-    if video is None:
-        await own_task(services, video_id, identity.account_id)  # 404 if deleted meanwhile
-        raise NotFound("The video file is no longer stored.", code="video_expired")
-    return VideoFileResponse(video, filename=f"{task.id}.mp4")
+    opened = await services.storage.open(stored_key(task.storage_key, variant))
+    if opened is not None:
+        return opened
+    await own_task(services, task.id, task.account_id)  # 404 if deleted meanwhile
+    if variant is not Variant.VIDEO:
+        video = await services.storage.open(task.storage_key)
+        if video is not None:
+            video.close()
+            raise NotFound(
+                f"This video has no {variant} (it was made before previews were, or its "
+                "preview could not be made); the video itself is available.",
+                param="variant",
+                code="variant_not_available",
+            )
+    raise NotFound("The video file is no longer stored.", code="video_expired")
 
 
 async def own_task(

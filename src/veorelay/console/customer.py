@@ -10,8 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from veorelay.api import creation, views
 from veorelay.api import videos as video_api
-from veorelay.api import views
 from veorelay.console import charts
 from veorelay.console.guard import CustomerDep, services_of
 from veorelay.console.render import page, usd
@@ -163,7 +163,7 @@ async def quote(
     try:
         fields = {"model": model, "prompt": "price", "seconds": seconds, "size": size}
         spec = parse_video_request(fields, [], models=await services.prices.models())
-        micros = await video_api.quote_for(services, customer.identity, spec)
+        micros = await creation.quote_for(services, customer.identity, spec)
     except VeorelayError as exc:
         return JSONResponse({"error": exc.message}, status_code=exc.status)
     return JSONResponse({"price_micros": micros, "price": usd(micros)})
