@@ -18,6 +18,7 @@ from veorelay.console.render import page, usd
 from veorelay.console.tokens import BILLING_MODES
 from veorelay.core.models import DURATIONS, SIZES
 from veorelay.core.params import parse_video_request
+from veorelay.core.variants import Variant
 from veorelay.db import accounts, usage
 from veorelay.db import tasks as task_db
 from veorelay.db.usage import UsageFilter
@@ -121,11 +122,17 @@ async def video_status(request: Request, video_id: str, customer: CustomerDep) -
 
 @router.get("/videos/{video_id}/content")
 async def video_content(
-    request: Request, video_id: str, customer: CustomerDep, download: bool = False
+    request: Request,
+    video_id: str,
+    customer: CustomerDep,
+    download: bool = False,
+    variant: Variant = Variant.VIDEO,
 ) -> Response:
-    """The MP4 for the page's <video> element: the session cookie authorizes it, so no
-    secret ever appears in a URL."""
-    response = await video_api.download_video(video_id, customer.identity, services_of(request))
+    """The MP4 (or its thumbnail, the gallery's poster) for the page: the session cookie
+    authorizes it, so no secret ever appears in a URL."""
+    response = await video_api.download_video(
+        video_id, customer.identity, services_of(request), variant
+    )
     if not download:
         response.headers["content-disposition"] = f'inline; filename="{video_id}.mp4"'
     return response
