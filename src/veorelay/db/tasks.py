@@ -344,6 +344,8 @@ async def lease_due(
         tasks.c.next_attempt_at <= now,
         or_(tasks.c.lease_until.is_(None), tasks.c.lease_until < now),
     )
+    # Two statements, not an UPDATE over a LIMITed subquery: PostgreSQL may run such a
+    # subquery more than once and so lease more than `limit` rows.
     candidates = (
         select(tasks.c.id)
         .where(*due)
@@ -351,9 +353,12 @@ async def lease_due(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    ids = list((await conn.execute(candidates)).scalars())
+    if not ids:
+        return []
     result = await conn.execute(
         update(tasks)
-        .where(tasks.c.id.in_(candidates.scalar_subquery()), *due)
+        .where(tasks.c.id.in_(ids), *due)
         .values(
             lease_until=now + lease_seconds,
             version=tasks.c.version + 1,
