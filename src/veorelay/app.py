@@ -50,6 +50,7 @@ from veorelay.db import catalog, signals
 from veorelay.db import channels as channel_db
 from veorelay.db.database import Database
 from veorelay.db.migrate import upgrade
+from veorelay.engine.metrics import EngineMetrics
 from veorelay.engine.webhooks import WebhookSender
 from veorelay.engine.worker import Engine
 from veorelay.errors import (
@@ -189,10 +190,11 @@ async def _running_engine(
             simulator_url = await stack.enter_async_context(_embedded_simulator(settings))
         await _log_channels(services)
         scale = settings.effective_engine_time_scale
+        engine_metrics = EngineMetrics()
         services.engine = Engine(
             services.db,
             services.storage,
-            ChannelClients(services.db, services.secrets, http, simulator_url),
+            ChannelClients(services.db, services.secrets, http, simulator_url, engine_metrics),
             time_scale=scale,
             concurrency=settings.engine_concurrency,
             submit_concurrency=settings.engine_submit_concurrency,
@@ -200,6 +202,7 @@ async def _running_engine(
             tick_seconds=settings.engine_tick_seconds,
             lease_seconds=settings.engine_lease_seconds,
             drain_seconds=settings.engine_drain_seconds,
+            metrics=engine_metrics,
         )
         hooks = await stack.enter_async_context(
             httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False)

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     console_session_seconds: float = Field(
         12 * 3600, gt=0, description="How long a console sign-in lasts."
     )
+    worker_metrics_port: int = Field(
+        0, ge=0, le=65535, description="`veorelay worker`: serve its /metrics here (0 = off)."
+    )
     cache_seconds: float = Field(
         5.0, ge=0, description="How long token lookups and prices are cached per process."
     )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import gateway_env, start_gateway, start_simulator
 from tests.helpers import Process, free_port
@@ -27,6 +28,21 @@ def _within(seconds: float, condition: Callable[[], bool]) -> float:
     return time.monotonic() - start
 
 
+def _scrape(url: str) -> dict[tuple[str, str], float]:
+    """The worker's own figures, by name and call or step (outcome ok, channel env-gemini)."""
+    found: dict[tuple[str, str], float] = {}
+    for family in text_string_to_metric_families(httpx.get(url).text):
+        for sample in family.samples:
+            labels = sample.labels
+            if labels.get("outcome", "ok") != "ok" or labels.get("channel", "env-gemini") != (
+                "env-gemini"
+            ):
+                continue
+            key = (sample.name, labels.get("call") or labels.get("step") or "")
+            found[key] = found.get(key, 0) + sample.value
+    return found
+
+
 def test_a_create_wakes_another_process_and_changes_reach_every_cache(
     tmp_path: Path, postgres_database: str
 ) -> None:
@@ -40,9 +56,14 @@ def test_a_create_wakes_another_process_and_changes_reach_every_cache(
     first = start_gateway(tmp_path / "data", api)
     second = start_gateway(tmp_path / "data", {**api, "VEORELAY_PORT": str(free_port())})
     # A worker that, on its own, looks for new work only every 60 s.
+    metrics_port = free_port()
     worker = Process(
         ["worker"],
-        env={**base, "VEORELAY_ENGINE_TICK_SECONDS": "60"},
+        env={
+            **base,
+            "VEORELAY_ENGINE_TICK_SECONDS": "60",
+            "VEORELAY_WORKER_METRICS_PORT": str(metrics_port),
+        },
         log_path=tmp_path / "worker.log",
         ready_url=first.url,
     ).start()
@@ -62,6 +83,11 @@ def test_a_create_wakes_another_process_and_changes_reach_every_cache(
             return bool(answer.json()["status"] == "completed")
 
         assert _within(30, completed) < 30  # far inside the worker's 60 s tick
+        engine = _scrape(f"http://127.0.0.1:{metrics_port}/metrics")
+        for call in ("submit", "poll", "download"):
+            assert engine[("veorelay_upstream_calls_total", call)] >= 1
+        assert engine[("veorelay_engine_steps_total", "submitting")] == 1
+        assert engine[("veorelay_upstream_done_to_completed_seconds_count", "")] == 1
 
         def model_price() -> str:
             models = httpx.get(f"{second.url}/v1/models", headers=bearer).json()["data"]

@@ -110,7 +110,8 @@ async def metrics(request: Request, services: ServicesDep) -> Response:
     snapshot.families = await _database_families(services)
     registry = CollectorRegistry(auto_describe=False)
     http_metrics: HttpMetrics = request.app.state.http_metrics
-    for collector in [*http_metrics.collectors(), snapshot]:
+    engine = services.engine.metrics.collectors() if services.engine is not None else []
+    for collector in [*http_metrics.collectors(), *engine, snapshot]:
         registry.register(collector)
     return Response(render(registry), media_type=CONTENT_TYPE_LATEST)
 

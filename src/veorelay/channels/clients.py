@@ -16,6 +16,7 @@ from veorelay.core.channels import BUILTIN_SIMULATOR, GEMINI_BASE_URL, ChannelKi
 from veorelay.db import channels as channel_db
 from veorelay.db.channels import Channel
 from veorelay.db.database import Database
+from veorelay.engine.metrics import EngineMetrics, MeasuredClient
 from veorelay.secretbox import SecretBox
 from veorelay.upstream.base import UpstreamClient
 from veorelay.upstream.gemini import GeminiClient
@@ -30,7 +31,9 @@ class ChannelClients:
         secrets: SecretBox,
         http: httpx.AsyncClient,
         simulator_url: str | None = None,
+        metrics: EngineMetrics | None = None,
     ):
+        self._metrics = metrics
         self._db = db
         self._secrets = secrets
         self._http = http
@@ -58,9 +61,12 @@ class ChannelClients:
         if found is None:
             for stale in [k for k in self._clients if k[0] == channel.id]:
                 del self._clients[stale]
-            found = self._clients[key] = build_client(
+            found = build_client(
                 channel, self._secrets.open(channel.secret), self._http, self._simulator_url
             )
+            if self._metrics is not None:
+                found = MeasuredClient(found, channel.name, self._metrics)
+            self._clients[key] = found
         return found
 
 

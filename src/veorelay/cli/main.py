@@ -9,7 +9,7 @@ import signal
 import socket
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import uvicorn
@@ -20,6 +20,9 @@ from veorelay.cli.channels import channel_app
 from veorelay.cli.generate import generate
 from veorelay.cli.webhooks import webhook_app
 from veorelay.settings import Settings
+
+if TYPE_CHECKING:
+    from veorelay.engine.worker import Engine
 
 app = typer.Typer(
     help="veorelay: a self-hostable gateway for Google's Veo 3.1 video models.",
@@ -110,9 +113,22 @@ def worker() -> None:
             loop.add_signal_handler(signum, stop.set)
         async with running_services(settings, with_engine=True) as services:
             assert services.engine is not None
+            if settings.worker_metrics_port:
+                _serve_engine_metrics(services.engine, settings)
             await stop.wait()
 
     asyncio.run(run())
+
+
+def _serve_engine_metrics(engine: Engine, settings: Settings) -> None:
+    """The worker's own figures (steps, upstream calls) for Prometheus, on a thread."""
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    registry = CollectorRegistry(auto_describe=False)
+    for collector in engine.metrics.collectors():
+        registry.register(collector)
+    start_http_server(settings.worker_metrics_port, addr=settings.host, registry=registry)
+    log.info("worker metrics: http://%s:%d/metrics", settings.host, settings.worker_metrics_port)
 
 
 @app.command()

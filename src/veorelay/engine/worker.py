@@ -20,6 +20,7 @@ from veorelay.db.database import Database
 from veorelay.db.tasks import Task
 from veorelay.engine import maintenance
 from veorelay.engine.dispatch import dispatch
+from veorelay.engine.metrics import EngineMetrics
 from veorelay.engine.steps import StepContext, run_step
 from veorelay.logs import REQUEST_ID, TASK_ID
 from veorelay.storage.base import VideoStorage
@@ -61,6 +62,7 @@ class Engine:
         lease_seconds: float = 30.0,
         drain_seconds: float = 10.0,
         clock: Callable[[], float] = time.time,
+        metrics: EngineMetrics | None = None,
     ):
         self.ctx = StepContext(
             db=db, storage=storage, channels=channels, clock=clock, time_scale=time_scale
@@ -77,6 +79,7 @@ class Engine:
         self.drain_seconds = drain_seconds
         self._wakeup = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
+        self.metrics = metrics or EngineMetrics()
 
     def wake(self) -> None:
         """New work arrived (e.g. a task was created in this process): look now, not next tick."""
@@ -178,12 +181,20 @@ class Engine:
         TASK_ID.set(task.id)  # this asyncio task's own context: every line of the step
         REQUEST_ID.set(task.request_id)
         heartbeat = asyncio.create_task(self._keep_lease(task))
+        started, outcome = time.perf_counter(), "ok"
         try:
             await run_step(self.ctx, task)
         except Exception:
+            outcome = "crashed"
             log.exception("task %s: step crashed; it will be retried when its lease ends", task.id)
         finally:
             heartbeat.cancel()
+            self.metrics.step(task.state.value, outcome, time.perf_counter() - started)
+        if task.state is TaskState.DOWNLOADING and outcome == "ok":
+            async with self.ctx.db.read() as conn:
+                now = await task_db.get_task(conn, task.id)
+            if now is not None and now.state is TaskState.COMPLETED:
+                self.metrics.completed(task.operation_name)
 
     async def _keep_lease(self, task: Task) -> None:
         while True:
