@@ -33,6 +33,9 @@ accounts = Table(
     Column("created_at", Double, nullable=False),
     Column("enabled", Boolean, nullable=False, server_default=text("true")),  # off: every token
     Column("deleted_at", Double, nullable=True),  # kept for the ledger; gone for everyone else
+    # Over all of the account's tokens, beside each token's own limits; null: none.
+    Column("rpm_limit", Integer, nullable=True),
+    Column("max_in_flight", Integer, nullable=True),
 )
 
 # Price multipliers are integers in parts per million (1.0 = 1_000_000): exact arithmetic.

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from veorelay import billing
-from veorelay.core.access import RPM_WINDOW_SECONDS, TokenPolicy, check_usage
+from veorelay.core.access import RPM_WINDOW_SECONDS, TokenPolicy, Usage, check_usage
 from veorelay.core.lifecycle import (
     ACTIVE_STATES,
     TERMINAL_STATES,
@@ -35,7 +35,7 @@ from veorelay.core.lifecycle import (
 from veorelay.core.models import AspectRatio, ImageInput, Resolution, VideoSpec
 from veorelay.core.scheduling import Candidate
 from veorelay.db.database import ReadConnection
-from veorelay.db.tables import task_inputs, tasks, tokens
+from veorelay.db.tables import accounts, task_inputs, tasks, tokens
 
 # States in which the engine leases a task to run a step (queued ones are dispatched first).
 STEP_STATES = ACTIVE_STATES - {TaskState.QUEUED}
@@ -137,35 +137,36 @@ class NewTask:
 async def create_task(
     conn: AsyncConnection, new: NewTask, now: float, task_id: str | None = None
 ) -> Task:
-    """Check the token's limits, hold the price and insert the task (as `task_id`, or a new
-    id), in the caller's transaction: all or nothing. The token's row is locked first, so
-    concurrent creates for one token see each other's effects (PostgreSQL; SQLite's writers
-    are serialized anyway)."""
+    """Check the token's and its account's limits, hold the price and insert the task (as
+    `task_id`, or a new id), in the caller's transaction: all or nothing. The token's row is
+    locked first, then (if it has limits) the account's, the order `billing.hold` and
+    `delete_account` take them in, so concurrent creates for one token or one account see each
+    other's effects (PostgreSQL; SQLite's writers are serialized anyway)."""
     token = (
         await conn.execute(
             select(tokens.c.spent_micros).where(tokens.c.id == new.token_id).with_for_update()
         )
     ).one()
     policy = new.policy
-    recent: list[float] = []
-    in_flight = 0
-    if policy.rpm_limit is not None:
-        recent = list(
-            (
-                await conn.execute(
-                    select(tasks.c.created_at).where(
-                        tasks.c.token_id == new.token_id,
-                        tasks.c.created_at > now - RPM_WINDOW_SECONDS,
-                    )
-                )
-            ).scalars()
+    token_usage = await _usage(
+        conn, tasks.c.token_id == new.token_id, policy.rpm_limit, policy.max_in_flight, now
+    )
+    account_usage = Usage()
+    if policy.has_account_limits:
+        await conn.execute(
+            select(accounts.c.id).where(accounts.c.id == new.account_id).with_for_update()
         )
-    if policy.max_in_flight is not None:
-        in_flight = await count_active(conn, tasks.c.token_id == new.token_id)
+        account_usage = await _usage(
+            conn,
+            tasks.c.account_id == new.account_id,
+            policy.account_rpm_limit,
+            policy.account_max_in_flight,
+            now,
+        )
     check_usage(
         policy,
-        recent_creates=recent,
-        in_flight=in_flight,
+        token=token_usage,
+        account=account_usage,
         spent_micros=int(token.spent_micros),
         price_micros=new.price_micros,
         retry_in_flight_after=new.expected_render_seconds,
@@ -206,6 +207,24 @@ async def create_task(
             )
         )
     return Task.from_row(row)
+
+
+async def _usage(
+    conn: AsyncConnection,
+    holder: ColumnElement[bool],
+    rpm_limit: int | None,
+    max_in_flight: int | None,
+    now: float,
+) -> Usage:
+    """The numbers the given limits need, of the tasks matching `holder` (none if no limit)."""
+    recent: list[float] = []
+    if rpm_limit is not None:
+        query = select(tasks.c.created_at).where(
+            holder, tasks.c.created_at > now - RPM_WINDOW_SECONDS
+        )
+        recent = list((await conn.execute(query)).scalars())
+    in_flight = 0 if max_in_flight is None else await count_active(conn, holder)
+    return Usage(recent_creates=recent, in_flight=in_flight)
 
 
 async def count_active(conn: ReadConnection, *where: ColumnElement[bool]) -> int:

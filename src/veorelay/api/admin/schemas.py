@@ -21,6 +21,8 @@ class Account(Answer):
     balance_micros: int
     balance_usd: str
     created_at: float
+    rpm_limit: int | None
+    max_in_flight: int | None
 
 
 class AccountList(Answer):
