@@ -22,8 +22,10 @@ from veorelay.api.schemas import (
 )
 from veorelay.core import idempotency, pricing
 from veorelay.core.access import check_model
+from veorelay.core.images import IMAGE_PARAM
 from veorelay.core.lifecycle import TaskState
-from veorelay.core.params import parse_video_request
+from veorelay.core.models import ImageInput, VideoSpec
+from veorelay.core.params import extension_source, parse_video_request
 from veorelay.db import idempotency as idempotency_db
 from veorelay.db import tasks as task_db
 from veorelay.db.tasks import Task
@@ -77,7 +79,12 @@ async def create_video(
     header = request.headers.get(idempotency.HEADER)
     key = None if header is None else idempotency.check_key(header)
     fields, images = await read_create_body(request)
-    spec = parse_video_request(fields, images, models=await services.prices.models())
+    spec = parse_video_request(
+        fields,
+        images,
+        models=await services.prices.models(),
+        extra_inputs=await services.prices.extra_inputs(),
+    )
     check_model(identity.policy, spec.model)
     fingerprint = ""
     if key is not None:
@@ -85,8 +92,10 @@ async def create_video(
         replay = await _replay(services, identity.account_id, key, fingerprint)
         if replay is not None:
             return replay
-    if spec.image is not None:
-        await asyncio.to_thread(check_image_decodes, spec.image)
+    for image, param in request_images(spec):
+        await asyncio.to_thread(check_image_decodes, image, param)
+    if spec.video is not None:
+        spec = await _with_source(services, identity.account_id, spec)
     settings = services.settings
     token = identity.settings
     multiplier = await services.prices.multiplier(token.group_name)
@@ -129,6 +138,29 @@ async def create_video(
         services.wake_engine()
         return _video_response(task, now)
     raise ServiceUnavailable("The idempotency key is changing hands; retry the request.")
+
+
+def request_images(spec: VideoSpec) -> list[tuple[ImageInput, str]]:
+    """Every image of the request, with the parameter it came in."""
+    images = [(spec.image, IMAGE_PARAM)] if spec.image is not None else []
+    if spec.last_frame is not None:
+        images.append((spec.last_frame, "lastFrame"))
+    images += [(image, f"referenceImages[{i}]") for i, image in enumerate(spec.reference_images)]
+    return images
+
+
+async def _with_source(services: ServicesDep, account_id: str, spec: VideoSpec) -> VideoSpec:
+    """An extension, with its source (one of the account's own videos) checked."""
+    assert spec.video is not None
+    source = None
+    if task_db.is_task_id(spec.video.id):
+        async with services.db.read() as conn:
+            source = await task_db.get_task(conn, spec.video.id, account_id)
+    return extension_source(
+        spec,
+        source.spec() if source else None,
+        completed=source is not None and source.state is TaskState.COMPLETED,
+    )
 
 
 async def _replay(

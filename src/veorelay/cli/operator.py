@@ -29,6 +29,7 @@ from veorelay.api.admin import tokens as admin_tokens
 from veorelay.api.admin import usage as admin_usage
 from veorelay.cli.display import cell, usd
 from veorelay.core.lifecycle import TaskState
+from veorelay.core.models import ExtraInput
 from veorelay.core.pricing import BillingMode
 from veorelay.db.database import Database
 from veorelay.db.usage import UsageFilter
@@ -454,7 +455,7 @@ price_app = typer.Typer(
 @price_app.command("list")
 def price_list(as_json: JsonFlag = False) -> None:
     """Every model with its prices."""
-    columns = ["model", "per_call_usd", "per_second_usd", "enabled"]
+    columns = ["model", "per_call_usd", "per_second_usd", "enabled", "extra_inputs"]
     command(admin_catalog.list_models, as_json, columns)
 
 
@@ -469,6 +470,16 @@ def price_set(
     enabled: Annotated[
         bool | None, typer.Option("--enabled/--disabled", help="Offer the model, or stop.")
     ] = None,
+    extra_input: Annotated[
+        list[ExtraInput] | None,
+        typer.Option(help="Accept this extra Veo input (repeatable; replaces the model's list)."),
+    ] = None,
+    no_extra_inputs: Annotated[
+        bool, typer.Option("--no-extra-inputs", help="Accept none of them again.")
+    ] = False,
+    extra_input_surcharge: Annotated[
+        str | None, typer.Option(help="USD added to a video that uses an extra input.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Add a model or change its prices; settings not given stay as they are.
@@ -480,9 +491,12 @@ def price_set(
             raise typer.BadParameter(f"{item!r} is not RESOLUTION=USD", param_hint="--per-second")
         rates[resolution] = usd or None
     given: dict[str, Any] = {"per_second_usd": rates}
+    if extra_input or no_extra_inputs:
+        given["extra_inputs"] = extra_input or []
     for name, value in [
         ("per_call_usd", per_call),
         ("enabled", enabled),
+        ("extra_input_surcharge_usd", extra_input_surcharge),
     ]:
         if value is not None:
             given[name] = value

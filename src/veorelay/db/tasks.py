@@ -32,10 +32,10 @@ from veorelay.core.lifecycle import (
     TaskState,
     transition,
 )
-from veorelay.core.models import AspectRatio, ImageInput, Resolution, VideoSpec
+from veorelay.core.models import AspectRatio, ImageInput, Resolution, SourceVideo, VideoSpec
 from veorelay.core.scheduling import Candidate
 from veorelay.db.database import ReadConnection
-from veorelay.db.tables import accounts, task_inputs, tasks, tokens
+from veorelay.db.tables import accounts, task_extra_images, task_inputs, tasks, tokens
 
 # States in which the engine leases a task to run a step (queued ones are dispatched first).
 STEP_STATES = ACTIVE_STATES - {TaskState.QUEUED}
@@ -92,6 +92,10 @@ class Task:
     wait_reason: str | None = None
     submits: int = 0
     resubmits: int = 0
+    reference_images: int = 0
+    has_last_frame: bool = False
+    extends_id: str | None = None
+    extends_seconds: int | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Task:
@@ -102,7 +106,12 @@ class Task:
         data["state"] = TaskState(data["state"])
         return cls(**data)
 
-    def spec(self, image: ImageInput | None = None) -> VideoSpec:
+    def spec(self, image: ImageInput | None = None, extra: ExtraImages | None = None) -> VideoSpec:
+        """The request as it was made; its images only as given (they are kept until the
+        task is submitted), its source video by id and length."""
+        video = None
+        if self.extends_id is not None:
+            video = SourceVideo(id=self.extends_id, seconds=self.extends_seconds or 0)
         return VideoSpec(
             model=self.model,
             prompt=self.prompt,
@@ -112,7 +121,20 @@ class Task:
             negative_prompt=self.negative_prompt,
             seed=self.seed,
             image=image,
+            last_frame=extra.last_frame if extra else None,
+            reference_images=extra.reference_images if extra else (),
+            video=video,
         )
+
+    @property
+    def has_extra_images(self) -> bool:
+        return self.has_last_frame or self.reference_images > 0
+
+
+@dataclass(frozen=True)
+class ExtraImages:
+    last_frame: ImageInput | None = None
+    reference_images: tuple[ImageInput, ...] = ()
 
 
 _COLUMNS = [tasks.c[f.name] for f in fields(Task)]
@@ -188,6 +210,10 @@ async def create_task(
         "negative_prompt": spec.negative_prompt,
         "seed": spec.seed,
         "has_image": spec.image is not None,
+        "reference_images": len(spec.reference_images),
+        "has_last_frame": spec.last_frame is not None,
+        "extends_id": spec.video.id if spec.video else None,
+        "extends_seconds": spec.video.seconds if spec.video else None,
         "price_micros": new.price_micros,
         "group_name": new.group_name,
         "state": TaskState.QUEUED.value,
@@ -206,7 +232,27 @@ async def create_task(
                 task_id=task_id, mime_type=spec.image.mime_type, data=spec.image.data
             )
         )
+    extra = [(LAST_FRAME, spec.last_frame)] if spec.last_frame else []
+    extra += [(REFERENCE, image) for image in spec.reference_images]
+    if extra:
+        await conn.execute(
+            insert(task_extra_images),
+            [
+                {
+                    "task_id": task_id,
+                    "position": position,
+                    "kind": kind,
+                    "mime_type": image.mime_type,
+                    "data": image.data,
+                }
+                for position, (kind, image) in enumerate(extra)
+            ],
+        )
     return Task.from_row(row)
+
+
+LAST_FRAME = "last_frame"
+REFERENCE = "reference"
 
 
 async def _usage(
@@ -338,6 +384,24 @@ async def load_input(conn: ReadConnection, task_id: str) -> ImageInput | None:
         )
     ).first()
     return ImageInput(data=bytes(row.data), mime_type=row.mime_type) if row else None
+
+
+async def load_extra_images(conn: ReadConnection, task_id: str) -> ExtraImages | None:
+    """The task's last frame and reference images, or None once they are gone (submitted)."""
+    rows = list(
+        await conn.execute(
+            select(task_extra_images)
+            .where(task_extra_images.c.task_id == task_id)
+            .order_by(task_extra_images.c.position)
+        )
+    )
+    if not rows:
+        return None
+    images = [(row.kind, ImageInput(data=bytes(row.data), mime_type=row.mime_type)) for row in rows]
+    return ExtraImages(
+        last_frame=next((image for kind, image in images if kind == LAST_FRAME), None),
+        reference_images=tuple(image for kind, image in images if kind == REFERENCE),
+    )
 
 
 async def lease_due(
@@ -547,6 +611,7 @@ async def apply_transition(
         )
     if event is Event.SUBMITTED or step.settlement is not None:
         await conn.execute(delete(task_inputs).where(task_inputs.c.task_id == task.id))
+        await conn.execute(delete(task_extra_images).where(task_extra_images.c.task_id == task.id))
     return Task.from_row(row)
 
 

@@ -101,6 +101,8 @@ class ModelPrice(Answer):
     per_call_usd: str | None
     per_second_usd: dict[str, str]
     enabled: bool
+    extra_inputs: list[str]  # reference_images, last_frame, extension: enabled by the operator
+    extra_input_surcharge_usd: str
 
 
 class ModelList(Answer):
