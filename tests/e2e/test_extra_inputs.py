@@ -46,8 +46,19 @@ def gateway(
         yield gw
 
 
+_clients: list[openai.OpenAI] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _clients:
+        _clients.pop().close()
+
+
 def new_client(gateway: Gateway) -> tuple[openai.OpenAI, str]:
-    """A client of a new $10 account, made with the admin API (quicker than the CLI)."""
+    """A client of a new $10 account, made with the admin API (quicker than the CLI); closed
+    after the test."""
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
     account = httpx.post(
         f"{gateway.url}/admin/api/accounts",
@@ -59,7 +70,8 @@ def new_client(gateway: Gateway) -> tuple[openai.OpenAI, str]:
         json={"account_id": account, "name": "e"},
         headers=headers,
     ).json()["secret"]
-    return gateway.client(token), account
+    _clients.append(gateway.client(token))
+    return _clients[-1], account
 
 
 def mp4_shape(client: openai.OpenAI, video_id: str, path: Path) -> tuple[int, int, int]:
