@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from veorelay.core.models import ExtraInput
 from veorelay.core.pricing import ModelPrice
 from veorelay.db import catalog
 from veorelay.db import channels as channel_db
@@ -39,6 +40,15 @@ class PriceBook:
         """The models on offer (enabled)."""
         await self._fresh()
         return {name for name, price in self._prices.items() if price.enabled}
+
+    async def extra_inputs(self) -> dict[str, frozenset[ExtraInput]]:
+        """The extra inputs each model on offer has enabled (models without any left out)."""
+        await self._fresh()
+        return {
+            name: price.extra_inputs
+            for name, price in self._prices.items()
+            if price.enabled and price.extra_inputs
+        }
 
     async def price(self, model: str) -> ModelPrice:
         await self._fresh()

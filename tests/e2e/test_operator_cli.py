@@ -172,6 +172,17 @@ def test_token_limits_clear_and_accounts_disable(cli: Any) -> None:
     assert cli("account", "delete", account_id, "--json")["deleted"] is True
 
 
+def test_account_limits_set_change_and_clear(cli: Any) -> None:
+    account = cli("account", "create", "--name", "a", "--rpm-limit", "30", "--json")
+    assert (account["rpm_limit"], account["max_in_flight"]) == (30, None)
+    changed = cli("account", "update", account["id"], "--max-in-flight", "4", "--json")
+    assert (changed["rpm_limit"], changed["max_in_flight"], changed["name"]) == (30, 4, "a")
+    cleared = cli("account", "update", account["id"], "--clear", "rpm_limit", "--json")
+    assert (cleared["rpm_limit"], cleared["max_in_flight"]) == (None, 4)
+    refused = cli("account", "update", account["id"], "--max-in-flight", "0", ok=False)
+    assert "max_in_flight" in refused.stderr
+
+
 @pytest.mark.parametrize(
     "command",
     [

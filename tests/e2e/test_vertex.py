@@ -4,6 +4,7 @@ results inline (base64 in the operation) and through Cloud Storage."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -19,6 +20,7 @@ from tests.e2e.conftest import (
     start_gateway,
     start_vertex_simulator,
 )
+from tests.helpers import png_bytes
 from veorelay.media.probe import probe
 
 PROJECT = "veorelay-vertex-e2e"
@@ -31,6 +33,7 @@ def vertex_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[G
     simulator, url, account = start_vertex_simulator(directory, PROJECT)
     data_dir = directory / "data"
     env = gateway_env(data_dir, None)  # no Gemini key: the Vertex channel is the upstream
+    env["VEORELAY_CACHE_SECONDS"] = "0"  # a price set with the CLI applies at once
     gateway = start_gateway(data_dir, env)
     added = subprocess.run(
         [sys.executable, "-m", "veorelay", "channel", "add", "--name", "vertex-1", "--kind",
@@ -81,3 +84,41 @@ def test_openai_sdk_create_and_poll_through_vertex(
     assert (upstream_model, channel_name) == ("veo-3.1-fast-generate-001", "vertex-1")
     assert cost == 4 * 150_000
     assert gateway.balance(account_id) == 5_000_000 - 300_000
+
+
+def test_extension_and_last_frame_through_vertex(
+    vertex_gateway: tuple[Gateway, str], tmp_path: Path
+) -> None:
+    """Enabled with the CLI; Vertex takes the source video as bytes, which the simulator
+    measures: 4 s + 7 s."""
+    gateway, _ = vertex_gateway
+    set_storage(gateway, "")
+    enabled = subprocess.run(
+        [sys.executable, "-m", "veorelay", "price", "set", FAST, "--extra-input", "extension",
+         "--extra-input", "last_frame", "--json"],
+        env={**os.environ, **gateway.env}, capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    assert json.loads(enabled.stdout)["extra_inputs"] == ["extension", "last_frame"]
+    with gateway.client(gateway.token(balance="5")[0]) as client:
+        first = client.videos.create_and_poll(
+            model=FAST,
+            prompt="A kite rises",
+            seconds="8",
+            size="720x1280",
+            input_reference=("first.png", png_bytes(36, 64), "image/png"),
+            extra_body={"lastFrame": base64.b64encode(png_bytes(36, 64, "red")).decode()},
+            poll_interval_ms=100,
+        )
+        assert first.status == "completed", first.error
+        longer = client.videos.create_and_poll(
+            model=FAST,
+            prompt="It flies away",
+            size="720x1280",
+            extra_body={"video": first.id},
+            poll_interval_ms=100,
+        )
+        assert (longer.status, longer.seconds) == ("completed", "15"), longer.error
+        path = tmp_path / "longer.mp4"
+        client.videos.download_content(longer.id).write_to_file(path)
+        info = probe(path)
+        assert (info.width, info.height, round(info.duration)) == (720, 1280, 15)

@@ -13,9 +13,12 @@ import pytest
 
 from tests.helpers import png_bytes, server_thread
 from veorelay.simulator.app import SimulatorConfig, create_simulator_app
+from veorelay.simulator.render import video_seconds
 
 KEY = {"x-goog-api-key": "test-key"}
 MODEL = "veo-3.1-fast-generate-preview"
+PRO = "veo-3.1-generate-preview"
+PNG = {"bytesBase64Encoded": base64.b64encode(png_bytes()).decode(), "mimeType": "image/png"}
 
 
 @pytest.fixture
@@ -87,6 +90,9 @@ def test_missing_and_wrong_keys(sim: httpx.Client) -> None:
         ({}, {"lastFrame": {"bytesBase64Encoded": "AAAA", "mimeType": "image/png"}}, "lastFrame"),
         ({}, {"referenceImages": ["not an object"]}, "referenceImages"),
         ({}, {"referenceImages": "AAAA"}, "referenceImages"),
+        ({"durationSeconds": 8}, {"referenceImages": [{"image": PNG}]}, "not supported by veo-3"),
+        ({"durationSeconds": 4}, {"image": PNG, "lastFrame": PNG}, "must be 8 when lastFrame"),
+        ({"durationSeconds": 6}, {"video": {"uri": "x/files/abc"}}, "must be 8 when video"),
     ],
 )
 def test_invalid_arguments(
@@ -186,3 +192,40 @@ def test_model_probe(sim: httpx.Client) -> None:
     refused = sim.get(f"/v1beta/models/{MODEL}", headers={"x-goog-api-key": "nope"})
     assert refused.status_code == 400
     assert refused.json()["error"]["details"][0]["reason"] == "API_KEY_INVALID"
+
+
+@pytest.mark.parametrize(
+    ("params", "instance", "message"),
+    [
+        ({"aspectRatio": "9:16"}, {"referenceImages": [{"image": PNG}]}, "only supported for 16:9"),
+        ({}, {"referenceImages": [{"image": PNG, "referenceType": "style"}]}, "must be asset"),
+        ({}, {"referenceImages": [{"image": PNG}] * 4}, "At most 3"),
+        ({}, {"video": {"encodedVideo": "AAAA"}}, "video.uri must be the URI"),
+        ({"resolution": "1080p"}, {"video": {"uri": "x/files/abc"}}, "only supported at 720p"),
+    ],
+)
+def test_extra_input_rules_of_veo_3_1(
+    sim: httpx.Client, params: dict[str, Any], instance: dict[str, Any], message: str
+) -> None:
+    body = {
+        "instances": [{"prompt": "x", **instance}],
+        "parameters": {"durationSeconds": 8, **params},
+    }
+    response = sim.post(f"/v1beta/models/{PRO}:predictLongRunning", json=body, headers=KEY)
+    assert response.status_code == 400
+    assert message in response.json()["error"]["message"]
+
+
+def test_extension_of_its_own_file_adds_seven_seconds(sim: httpx.Client) -> None:
+    first = wait_done(sim, submit(sim, "a boat").json()["name"])
+    uri = first["response"]["generateVideoResponse"]["generatedSamples"][0]["video"]["uri"]
+    body = {"instances": [{"prompt": "on", "video": {"uri": uri}}], "parameters": {}}
+    name = sim.post(f"/v1beta/models/{MODEL}:predictLongRunning", json=body, headers=KEY)
+    done = wait_done(sim, name.json()["name"])
+    longer = done["response"]["generateVideoResponse"]["generatedSamples"][0]["video"]["uri"]
+    file_id = longer.split("/files/")[1].split(":")[0]
+    video = sim.get(f"/v1beta/files/{file_id}:download", headers=KEY, follow_redirects=True)
+    assert video_seconds(video.content) == pytest.approx(11, abs=0.1)
+    unknown = {"instances": [{"prompt": "on", "video": {"uri": "x/files/nosuchfile"}}]}
+    missing = sim.post(f"/v1beta/models/{MODEL}:predictLongRunning", json=unknown, headers=KEY)
+    assert missing.status_code == 404

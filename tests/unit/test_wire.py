@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 
 import pytest
 
 from tests.helpers import png_bytes
-from veorelay.core.models import AspectRatio, ImageInput, Resolution, VideoSpec
+from veorelay.core.models import AspectRatio, ImageInput, Resolution, SourceVideo, VideoSpec
 from veorelay.upstream import wire
 from veorelay.upstream.errors import (
     CredentialRejected,
@@ -124,3 +125,31 @@ def test_retry_delay_comes_from_retry_info() -> None:
     )
     assert isinstance(error, RetryableUpstreamError)
     assert error.retry_after == 20.0
+
+
+def test_extra_inputs_in_googles_shape() -> None:
+    first, last, ref = (
+        ImageInput(png_bytes(color=c), "image/png") for c in ("red", "blue", "green")
+    )
+    interpolation = VideoSpec(
+        "m", "p", 8, Resolution.P720, AspectRatio.LANDSCAPE, image=first, last_frame=last
+    )
+    instance = wire.predict_body(interpolation)["instances"][0]
+    assert instance["lastFrame"] == {
+        "bytesBase64Encoded": base64.b64encode(last.data).decode(),
+        "mimeType": "image/png",
+    }
+    assert "image" in instance
+    refs = VideoSpec("m", "p", 8, Resolution.P720, AspectRatio.LANDSCAPE, reference_images=(ref,))
+    (entry,) = wire.predict_body(refs)["instances"][0]["referenceImages"]
+    assert entry == {"image": wire.image_json(ref), "referenceType": "asset"}
+
+
+def test_extension_sends_googles_file_uri_only_for_a_gemini_made_video() -> None:
+    uri = "https://generativelanguage.googleapis.com/v1beta/files/abc123:download?alt=media"
+    made_here = SourceVideo("video_a", 8, uri=uri, data=b"mp4")
+    spec = VideoSpec("m", "p", 8, Resolution.P720, AspectRatio.LANDSCAPE, video=made_here)
+    assert wire.predict_body(spec)["instances"][0]["video"] == {"uri": uri}
+    on_vertex = replace(spec, video=replace(made_here, uri="inline:0"))
+    with pytest.raises(TaskRejected, match="not made on the Gemini API"):
+        wire.predict_body(on_vertex)

@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from tests.helpers import png_bytes
-from veorelay.core.models import AspectRatio, ImageInput, Resolution, VideoSpec
+from veorelay.core.models import AspectRatio, ImageInput, Resolution, SourceVideo, VideoSpec
 from veorelay.upstream import vertex_wire, wire
 from veorelay.upstream.errors import ModelUnavailable, OperationLost, TaskRejected
 
@@ -189,3 +189,13 @@ def test_a_gemini_model_that_cannot_make_videos_is_unavailable() -> None:
         wire.describe_model("m", body)
     body["supportedGenerationMethods"] = ["predictLongRunning"]
     assert wire.describe_model("m", body) == "model m available (M)"
+
+
+def test_extension_sends_the_mp4_bytes() -> None:
+    source = SourceVideo("video_a", 8, uri="inline:0", data=b"\x00\x00\x00\x18ftypmp42")
+    spec = VideoSpec("m", "p", 8, Resolution.P720, AspectRatio.LANDSCAPE, video=source)
+    video = vertex_wire.predict_body(spec)["instances"][0]["video"]
+    assert video == {
+        "bytesBase64Encoded": base64.b64encode(source.data or b"").decode(),
+        "mimeType": "video/mp4",
+    }

@@ -40,6 +40,8 @@ async def me(identity: IdentityDep, services: ServicesDep) -> dict[str, Any]:
             "name": account["name"],
             "balance_micros": account["balance_micros"],
             "balance_usd": f"{micros_to_usd(account['balance_micros']):.6f}",
+            "rpm_limit": account["rpm_limit"],
+            "max_in_flight": account["max_in_flight"],
         },
         "token": {
             key: token[key]

@@ -9,7 +9,10 @@ import time
 
 from veorelay.core import pricing
 from veorelay.core.access import check_model
-from veorelay.core.models import VideoSpec
+from veorelay.core.images import IMAGE_PARAM
+from veorelay.core.lifecycle import TaskState
+from veorelay.core.models import ImageInput, VideoSpec
+from veorelay.core.params import extension_source
 from veorelay.db import tasks as task_db
 from veorelay.db.accounts import TokenIdentity
 from veorelay.db.tasks import Task
@@ -22,8 +25,10 @@ from veorelay.services import Services
 async def new_task(services: Services, identity: TokenIdentity, spec: VideoSpec) -> task_db.NewTask:
     """The task to insert for `spec`, or the client's error (nothing written yet)."""
     check_model(identity.policy, spec.model)
-    if spec.image is not None:
-        await asyncio.to_thread(check_image_decodes, spec.image)
+    for image, param in request_images(spec):
+        await asyncio.to_thread(check_image_decodes, image, param)
+    if spec.video is not None:
+        spec = await _with_source(services, identity.account_id, spec)
     price_micros = await quote_for(services, identity, spec)
     settings = services.settings
     scale = settings.effective_engine_time_scale
@@ -38,6 +43,29 @@ async def new_task(services: Services, identity: TokenIdentity, spec: VideoSpec)
         timeout_seconds=settings.task_timeout_seconds * scale,
         policy=identity.policy,
         request_id=REQUEST_ID.get(),
+    )
+
+
+def request_images(spec: VideoSpec) -> list[tuple[ImageInput, str]]:
+    """Every image of the request, with the parameter it came in."""
+    images = [(spec.image, IMAGE_PARAM)] if spec.image is not None else []
+    if spec.last_frame is not None:
+        images.append((spec.last_frame, "lastFrame"))
+    images += [(image, f"referenceImages[{i}]") for i, image in enumerate(spec.reference_images)]
+    return images
+
+
+async def _with_source(services: Services, account_id: str, spec: VideoSpec) -> VideoSpec:
+    """An extension, with its source (one of the account's own videos) checked."""
+    assert spec.video is not None
+    source = None
+    if task_db.is_task_id(spec.video.id):
+        async with services.db.read() as conn:
+            source = await task_db.get_task(conn, spec.video.id, account_id)
+    return extension_source(
+        spec,
+        source.spec() if source else None,
+        completed=source is not None and source.state is TaskState.COMPLETED,
     )
 
 

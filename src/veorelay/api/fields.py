@@ -35,6 +35,7 @@ GroupName = Annotated[str, StringConstraints(min_length=1, max_length=60), Stora
 ModelName = Annotated[str, StringConstraints(min_length=1, max_length=100), Storable]
 Ref = Annotated[str, StringConstraints(max_length=200), Storable]  # an id to look up
 Positive32 = Annotated[int, Field(ge=1, le=MAX_INT32)]
+UsageLimit = Annotated[int, Field(ge=1, le=1_000_000)]  # creates a minute, videos in flight
 
 _T = TypeVar("_T")
 _adapters: dict[Any, TypeAdapter[Any]] = {}

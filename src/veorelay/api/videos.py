@@ -78,7 +78,12 @@ async def create_video(
     header = request.headers.get(idempotency.HEADER)
     key = None if header is None else idempotency.check_key(header)
     fields, images = await read_create_body(request)
-    spec = parse_video_request(fields, images, models=await services.prices.models())
+    spec = parse_video_request(
+        fields,
+        images,
+        models=await services.prices.models(),
+        extra_inputs=await services.prices.extra_inputs(),
+    )
     check_model(identity.policy, spec.model)  # before a replay, as before anything else
     fingerprint = ""
     if key is not None:

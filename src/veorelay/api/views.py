@@ -63,7 +63,7 @@ def video(task: Task, now: float) -> Video:
         created_at=int(task.created_at),
         completed_at=int(task.completed_at) if task.completed_at else None,
         expires_at=None,
-        seconds=str(task.seconds),
+        seconds=str(spec.output_seconds),
         size=spec.size,
         resolution=task.resolution,
         aspect_ratio=task.aspect_ratio,
@@ -91,7 +91,11 @@ def compat_status(task: Task, content_url: str) -> CompatStatus:
         status=_COMPAT_STATUS[status],
         url=content_url if status == "completed" else None,
         metadata=CompatMetadata(
-            duration=task.seconds, width=spec.width, height=spec.height, fps=FPS, seed=task.seed
+            duration=spec.output_seconds,
+            width=spec.width,
+            height=spec.height,
+            fps=FPS,
+            seed=task.seed,
         ),
         error=task_error(task),
     )

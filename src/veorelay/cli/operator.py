@@ -29,6 +29,7 @@ from veorelay.api.admin import tokens as admin_tokens
 from veorelay.api.admin import usage as admin_usage
 from veorelay.cli.display import cell, usd
 from veorelay.core.lifecycle import TaskState
+from veorelay.core.models import ExtraInput
 from veorelay.core.pricing import BillingMode
 from veorelay.db.database import Database
 from veorelay.db.usage import UsageFilter
@@ -163,21 +164,27 @@ account_app = typer.Typer(
     help="Accounts and their balances.", no_args_is_help=True, rich_markup_mode=None
 )
 NoteOpt = Annotated[str | None, typer.Option(help="Why, for the ledger.")]
+RpmOpt = Annotated[int | None, typer.Option(help="Video creates per minute.")]
+FlightOpt = Annotated[int | None, typer.Option(help="Videos in progress at once.")]
 
 
 @account_app.command("create")
 def account_create(
     name: Annotated[str, typer.Option(help="The account's name.")],
     balance: Annotated[str, typer.Option(help="Starting balance, USD.")] = "0",
+    rpm_limit: RpmOpt = None,
+    max_in_flight: FlightOpt = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Create an account, optionally with a starting balance."""
-    command(
-        lambda s: admin_accounts.create_account(
-            admin_accounts.AccountCreate(name=name, balance_usd=balance), s
-        ),
-        as_json,
+    """Create an account, optionally with a starting balance and limits over all its tokens."""
+    body = validated(
+        admin_accounts.AccountCreate,
+        name=name,
+        balance_usd=balance,
+        rpm_limit=rpm_limit,
+        max_in_flight=max_in_flight,
     )
+    command(lambda s: admin_accounts.create_account(body, s), as_json)
 
 
 @account_app.command("list")
@@ -192,6 +199,11 @@ def account_show(account_id: str, as_json: JsonFlag = False) -> None:
     command(lambda s: admin_accounts.get_account(account_id, s), as_json)
 
 
+class AccountLimit(StrEnum):
+    RPM_LIMIT = "rpm_limit"
+    MAX_IN_FLIGHT = "max_in_flight"
+
+
 @account_app.command("update")
 def account_update(
     account_id: str,
@@ -200,10 +212,24 @@ def account_update(
         bool | None,
         typer.Option("--enable/--disable", help="Turn every token of the account on or off."),
     ] = None,
+    rpm_limit: Annotated[
+        int | None, typer.Option(help="Video creates per minute, over all its tokens.")
+    ] = None,
+    max_in_flight: Annotated[
+        int | None, typer.Option(help="Videos in progress at once, over all its tokens.")
+    ] = None,
+    clear: Annotated[
+        list[AccountLimit] | None,
+        typer.Option("--clear", help="Remove this limit (repeatable)."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Rename, disable or enable an account (a disabled account's tokens are refused)."""
-    body = validated(admin_accounts.AccountUpdate, name=name, enabled=enable)
+    """Rename, disable or enable an account (a disabled account's tokens are refused), or
+    set its limits over all its tokens (beside each token's own)."""
+    given = {"rpm_limit": rpm_limit, "max_in_flight": max_in_flight}
+    limits: dict[str, int | None] = {k: v for k, v in given.items() if v is not None}
+    limits |= {limit.value: None for limit in clear or []}
+    body = validated(admin_accounts.AccountUpdate, name=name, enabled=enable, **limits)
     command(lambda s: admin_accounts.update_account(account_id, body, s), as_json)
 
 
@@ -264,8 +290,6 @@ IpOpt = Annotated[
     list[str] | None, typer.Option("--ip", help="Allow only this IP/CIDR (repeatable).")
 ]
 SpendOpt = Annotated[str | None, typer.Option(help="Spending limit, USD.")]
-RpmOpt = Annotated[int | None, typer.Option(help="Video creates per minute.")]
-FlightOpt = Annotated[int | None, typer.Option(help="Videos in progress at once.")]
 
 
 # Command-line option names that differ from the admin API's field names.
@@ -433,7 +457,7 @@ price_app = typer.Typer(
 @price_app.command("list")
 def price_list(as_json: JsonFlag = False) -> None:
     """Every model with its prices."""
-    columns = ["model", "per_call_usd", "per_second_usd", "enabled"]
+    columns = ["model", "per_call_usd", "per_second_usd", "enabled", "extra_inputs"]
     command(admin_catalog.list_models, as_json, columns)
 
 
@@ -448,6 +472,16 @@ def price_set(
     enabled: Annotated[
         bool | None, typer.Option("--enabled/--disabled", help="Offer the model, or stop.")
     ] = None,
+    extra_input: Annotated[
+        list[ExtraInput] | None,
+        typer.Option(help="Accept this extra Veo input (repeatable; replaces the model's list)."),
+    ] = None,
+    no_extra_inputs: Annotated[
+        bool, typer.Option("--no-extra-inputs", help="Accept none of them again.")
+    ] = False,
+    extra_input_surcharge: Annotated[
+        str | None, typer.Option(help="USD added to a video that uses an extra input.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Add a model or change its prices; settings not given stay as they are.
@@ -459,9 +493,12 @@ def price_set(
             raise typer.BadParameter(f"{item!r} is not RESOLUTION=USD", param_hint="--per-second")
         rates[resolution] = usd or None
     given: dict[str, Any] = {"per_second_usd": rates}
+    if extra_input or no_extra_inputs:
+        given["extra_inputs"] = extra_input or []
     for name, value in [
         ("per_call_usd", per_call),
         ("enabled", enabled),
+        ("extra_input_surcharge_usd", extra_input_surcharge),
     ]:
         if value is not None:
             given[name] = value

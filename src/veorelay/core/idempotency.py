@@ -14,7 +14,7 @@ import json
 from enum import Enum
 from typing import Any
 
-from veorelay.core.models import VideoSpec
+from veorelay.core.models import ImageInput, SourceVideo, VideoSpec
 from veorelay.errors import InvalidRequest
 
 HEADER = "Idempotency-Key"
@@ -35,20 +35,31 @@ def check_key(value: str) -> str:
 
 
 def fingerprint(spec: VideoSpec) -> str:
-    """sha256 (hex) of the normalized request; the image counts by its bytes and type."""
+    """sha256 (hex) of the normalized request; images count by their bytes and type. Fields
+    at their defaults are left out, so a field added later does not change old fingerprints."""
     normalized: dict[str, Any] = {}
     for field in dataclasses.fields(spec):
         value = getattr(spec, field.name)
-        if field.name == "image" and value is not None:
-            value = {
-                "sha256": hashlib.sha256(value.data).hexdigest(),
-                "mime_type": value.mime_type,
-            }
-        elif isinstance(value, Enum):
-            value = value.value
-        normalized[field.name] = value
+        if field.name in _LATER_FIELDS and value in (None, ()):
+            continue
+        normalized[field.name] = _canonical(value)
     canonical = json.dumps(normalized, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+_LATER_FIELDS = ("last_frame", "reference_images", "video")
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, ImageInput):
+        return {"sha256": hashlib.sha256(value.data).hexdigest(), "mime_type": value.mime_type}
+    if isinstance(value, SourceVideo):
+        return {"id": value.id}
+    if isinstance(value, tuple):
+        return [_canonical(item) for item in value]
+    if isinstance(value, Enum):
+        return value.value
+    return value
 
 
 def is_fresh(created_at: float, now: float) -> bool:

@@ -29,26 +29,24 @@ def sniff_image_type(data: bytes) -> str | None:
     return None
 
 
-def image_from_bytes(data: bytes) -> ImageInput:
+def image_from_bytes(data: bytes, param: str = IMAGE_PARAM) -> ImageInput:
     """Check an uploaded image by its bytes (not its claimed type) and its size."""
     if not data:
-        raise InvalidRequest("input_reference is empty.", param=IMAGE_PARAM)
+        raise InvalidRequest(f"{param} is empty.", param=param)
     if len(data) > MAX_IMAGE_BYTES:
         raise InvalidRequest(
-            f"input_reference is {len(data)} bytes; the limit is {MAX_IMAGE_BYTES} (20 MB).",
-            param=IMAGE_PARAM,
+            f"{param} is {len(data)} bytes; the limit is {MAX_IMAGE_BYTES} (20 MB).",
+            param=param,
         )
     mime = sniff_image_type(data)
     if mime is None:
-        raise InvalidRequest(
-            "input_reference must be a PNG, JPEG or WebP image.", param=IMAGE_PARAM
-        )
+        raise InvalidRequest(f"{param} must be a PNG, JPEG or WebP image.", param=param)
     size = declared_size(data, mime)
     if size is not None and size[0] * size[1] > MAX_PIXELS:
         raise InvalidRequest(
-            f"input_reference declares {size[0]}x{size[1]} pixels; "
+            f"{param} declares {size[0]}x{size[1]} pixels; "
             f"the limit is {MAX_PIXELS // 1_000_000} megapixels.",
-            param=IMAGE_PARAM,
+            param=param,
         )
     return ImageInput(data=data, mime_type=mime)
 
@@ -105,30 +103,30 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def image_from_string(value: str) -> ImageInput:
+def image_from_string(value: str, param: str = IMAGE_PARAM) -> ImageInput:
     """A `data:` URL or raw base64. Remote URLs are refused: the documents accept none."""
     text = value.strip()
     lowered = text[:8].lower()
     if lowered.startswith(("http://", "https://")):
         raise InvalidRequest(
-            "input_reference must be an uploaded file, base64 or a data: URL; "
+            f"{param} must be an uploaded file, base64 or a data: URL; "
             "remote image URLs are not accepted.",
-            param=IMAGE_PARAM,
+            param=param,
         )
     match = _DATA_URL.match(text)
     if match:
         if not text[: match.end()].lower().endswith(";base64,"):
-            raise InvalidRequest("input_reference data: URL must be base64.", param=IMAGE_PARAM)
+            raise InvalidRequest(f"{param} data: URL must be base64.", param=param)
         text = text[match.end() :]
     if len(text) > (MAX_IMAGE_BYTES * 4) // 3 + 8:
         raise InvalidRequest(
-            f"input_reference is larger than {MAX_IMAGE_BYTES} bytes (20 MB).", param=IMAGE_PARAM
+            f"{param} is larger than {MAX_IMAGE_BYTES} bytes (20 MB).", param=param
         )
     try:
         data = base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise InvalidRequest(
-            "input_reference is neither a file, base64 image data nor a data: URL.",
-            param=IMAGE_PARAM,
+            f"{param} is neither a file, base64 image data nor a data: URL.",
+            param=param,
         ) from exc
-    return image_from_bytes(data)
+    return image_from_bytes(data, param)

@@ -59,6 +59,21 @@ DEFAULT_MODELS: dict[str, ModelInfo] = {
 }
 
 
+class ExtraInput(StrEnum):
+    """Veo's inputs beyond one first frame, each off unless an operator enables it per model
+    (the spec documents refuse them): asset reference images, a last frame (interpolation
+    between the first and the last frame), and extending an earlier video."""
+
+    REFERENCE_IMAGES = "reference_images"
+    LAST_FRAME = "last_frame"
+    EXTENSION = "extension"
+
+
+MAX_REFERENCE_IMAGES = 3
+EXTENSION_SECONDS = 7  # what an extension adds to its source, whatever durationSeconds says
+MAX_EXTENSION_SOURCE_SECONDS = 30  # Vertex AI's limit (the Gemini API's was 141)
+
+
 @dataclass(frozen=True)
 class ImageInput:
     data: bytes
@@ -66,8 +81,23 @@ class ImageInput:
 
 
 @dataclass(frozen=True)
+class SourceVideo:
+    """The earlier video an extension continues: one of the account's own completed videos.
+    `uri` (Google's file, for the Gemini API) and `data` (the MP4, for Vertex AI) are filled
+    in only when the task is submitted."""
+
+    id: str
+    seconds: int = 0
+    uri: str | None = None
+    data: bytes | None = None
+
+
+@dataclass(frozen=True)
 class VideoSpec:
-    """A validated, normalized request: what we will ask upstream for, and bill for."""
+    """A validated, normalized request: what we will ask upstream for, and bill for.
+
+    `seconds` is the durationSeconds sent to Google; an extension's video lasts its source's
+    length plus EXTENSION_SECONDS (`output_seconds`)."""
 
     model: str
     prompt: str
@@ -77,6 +107,25 @@ class VideoSpec:
     negative_prompt: str | None = None
     seed: int | None = None
     image: ImageInput | None = None
+    last_frame: ImageInput | None = None
+    reference_images: tuple[ImageInput, ...] = ()
+    video: SourceVideo | None = None
+
+    @property
+    def extra_inputs(self) -> frozenset[ExtraInput]:
+        """Which of Veo's extra inputs this request uses."""
+        used = {
+            ExtraInput.REFERENCE_IMAGES: bool(self.reference_images),
+            ExtraInput.LAST_FRAME: self.last_frame is not None,
+            ExtraInput.EXTENSION: self.video is not None,
+        }
+        return frozenset(kind for kind, yes in used.items() if yes)
+
+    @property
+    def output_seconds(self) -> int:
+        if self.video is not None:
+            return self.video.seconds + EXTENSION_SECONDS
+        return self.seconds
 
     @property
     def width(self) -> int:

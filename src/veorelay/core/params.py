@@ -6,26 +6,39 @@ Precedence (first one set wins):
     aspect ratio = metadata.aspectRatio > aspectRatio > size > 16:9
 
 `fields` is a JSON object or the text fields of a multipart form; `files` are uploaded images.
-Everything is checked here, before any money is held or any row is written.
+Everything is checked here, before any money is held or any row is written (but for an
+extension's source video, which the caller looks up: `extension_source`).
+
+`referenceImages`, `lastFrame` and `video` are refused as the spec documents say, unless the
+operator enabled them for the model (`extra_inputs`); then Veo 3.1's rules apply:
+    referenceImages  1-3 asset images; 8 seconds, 16:9; not with input_reference, lastFrame, video
+    lastFrame        needs input_reference (the first frame); 8 seconds
+    video            the id of an earlier video to extend by 7 s; 8 seconds, 720p; no images
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from veorelay.core.images import IMAGE_PARAM, image_from_string
 from veorelay.core.models import (
     DURATIONS,
+    EXTENSION_SECONDS,
     LONG_ONLY_RESOLUTIONS,
+    MAX_EXTENSION_SOURCE_SECONDS,
+    MAX_REFERENCE_IMAGES,
     SIZES,
     AspectRatio,
+    ExtraInput,
     ImageInput,
     Resolution,
+    SourceVideo,
     VideoSpec,
 )
-from veorelay.errors import InvalidRequest, ParseRequestFailed
+from veorelay.errors import Conflict, InvalidRequest, NotFound, ParseRequestFailed
 
 MAX_PROMPT_CHARS = 4000
 MAX_NEGATIVE_PROMPT_CHARS = 2000
@@ -63,6 +76,12 @@ FIELDS = (
     f"{IMAGE_PARAM}[file_id]",
 )
 METADATA_FIELDS = ("durationSeconds", "resolution", "aspectRatio")
+# The field each extra input is read from, once the model has it enabled.
+EXTRA_FIELDS: dict[ExtraInput, str] = {
+    ExtraInput.REFERENCE_IMAGES: "referenceImages",
+    ExtraInput.LAST_FRAME: "lastFrame",
+    ExtraInput.EXTENSION: "video",
+}
 
 
 def _spelling(name: str) -> str:
@@ -74,16 +93,24 @@ def _spelling(name: str) -> str:
 _REFUSED = {_spelling(name): name for name in UNSUPPORTED_FIELDS}
 
 
-def _check_field_names(fields: Mapping[str, Any], metadata: Mapping[str, Any]) -> None:
+def _check_field_names(
+    fields: Mapping[str, Any], metadata: Mapping[str, Any], enabled: Collection[ExtraInput]
+) -> None:
     """A refused field is refused under any spelling, whatever its value; a supported field
     spelled otherwise (aspect_ratio) would be ignored and the video made without it, so it is
-    refused too, naming the spelling that works. Other unknown fields are ignored."""
-    for where, given, known in (("", fields, FIELDS), ("metadata.", metadata, METADATA_FIELDS)):
+    refused too, naming the spelling that works. Other unknown fields are ignored. The extra
+    inputs the model has `enabled` are supported fields."""
+    extra = tuple(EXTRA_FIELDS[kind] for kind in enabled)
+    refusals = {key: name for key, name in _REFUSED.items() if name not in extra}
+    for where, given, known in (
+        ("", fields, FIELDS + extra),
+        ("metadata.", metadata, METADATA_FIELDS),
+    ):
         spellings = {_spelling(name): name for name in known}
         for name in given:
             if not isinstance(name, str):
                 continue
-            refused = _REFUSED.get(_spelling(name))
+            refused = refusals.get(_spelling(name))
             if refused is not None:
                 message = UNSUPPORTED_FIELDS[refused]
                 raise InvalidRequest(
@@ -101,9 +128,13 @@ def parse_video_request(
     fields: Mapping[str, Any],
     files: Sequence[ImageInput],
     models: Collection[str],
+    extra_inputs: Mapping[str, Collection[ExtraInput]] | None = None,
 ) -> VideoSpec:
+    """`extra_inputs`: the extra inputs each model has enabled (none if not listed)."""
     metadata = _metadata(fields.get("metadata"))
-    _check_field_names(fields, metadata)
+    asked = fields.get("model")
+    enabled = (extra_inputs or {}).get(asked, ()) if isinstance(asked, str) else ()
+    _check_field_names(fields, metadata, enabled)
 
     model = _required_text(fields, "model")
     if model not in models:
@@ -141,7 +172,7 @@ def parse_video_request(
             param=seconds_param,
         )
 
-    return VideoSpec(
+    spec = VideoSpec(
         model=model,
         prompt=prompt,
         seconds=seconds,
@@ -150,7 +181,141 @@ def parse_video_request(
         negative_prompt=_negative_prompt(fields),
         seed=_seed(fields.get("seed")),
         image=_image(fields, files),
+        last_frame=_last_frame(fields) if ExtraInput.LAST_FRAME in enabled else None,
+        reference_images=(
+            _reference_images(fields) if ExtraInput.REFERENCE_IMAGES in enabled else ()
+        ),
+        video=_source_video(fields) if ExtraInput.EXTENSION in enabled else None,
     )
+    _check_extra_inputs(spec, seconds_param)
+    return spec
+
+
+def _check_extra_inputs(spec: VideoSpec, seconds_param: str) -> None:
+    """Veo 3.1's rules for the extra inputs, and which of them go together."""
+    for used, field in [
+        (spec.reference_images, "referenceImages"),
+        (spec.last_frame, "lastFrame"),
+        (spec.video, "video"),
+    ]:
+        if used and spec.seconds != 8:
+            raise InvalidRequest(
+                f"{field} requires {seconds_param}=8 (got {spec.seconds}).", param=seconds_param
+            )
+    if spec.reference_images:
+        if spec.aspect_ratio is not AspectRatio.LANDSCAPE:
+            raise InvalidRequest(
+                "referenceImages work at 16:9 only (Veo 3.1); use a 16:9 size.",
+                param="referenceImages",
+            )
+        if spec.image is not None or spec.last_frame is not None or spec.video is not None:
+            raise InvalidRequest(
+                "referenceImages cannot be combined with input_reference, lastFrame or video.",
+                param="referenceImages",
+            )
+    if spec.last_frame is not None and spec.image is None:
+        raise InvalidRequest(
+            "lastFrame needs the first frame too: send it as input_reference.", param="lastFrame"
+        )
+    if spec.video is not None:
+        if spec.image is not None or spec.last_frame is not None:
+            raise InvalidRequest(
+                "An extension (video) takes no input_reference or lastFrame.", param="video"
+            )
+        if spec.resolution is not Resolution.P720:
+            raise InvalidRequest(
+                f"Video extension works at 720p only (got {spec.resolution}).", param="video"
+            )
+
+
+def _last_frame(fields: Mapping[str, Any]) -> ImageInput | None:
+    value = fields.get("lastFrame")
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ParseRequestFailed(
+            "lastFrame must be a base64 string or a data: URL.", param="lastFrame"
+        )
+    return image_from_string(value, "lastFrame")
+
+
+def _reference_images(fields: Mapping[str, Any]) -> tuple[ImageInput, ...]:
+    """A JSON array (a multipart field may hold it as text) of base64 strings / data: URLs,
+    or of objects {"image": ..., "referenceType": "asset"}."""
+    value = fields.get("referenceImages")
+    if value in (None, "", []):
+        return ()
+    if isinstance(value, str) and value.lstrip().startswith("["):
+        value = load_json(value, "referenceImages", param="referenceImages")
+    items = value if isinstance(value, list) else [value]
+    if len(items) > MAX_REFERENCE_IMAGES:
+        raise InvalidRequest(
+            f"At most {MAX_REFERENCE_IMAGES} referenceImages are supported (got {len(items)}).",
+            param="referenceImages",
+        )
+    return tuple(_reference_image(item, f"referenceImages[{i}]") for i, item in enumerate(items))
+
+
+def _reference_image(item: Any, param: str) -> ImageInput:
+    if isinstance(item, dict):
+        kind = item.get("referenceType", "asset")
+        if not isinstance(kind, str) or kind.strip().lower() != "asset":
+            raise InvalidRequest(
+                f"{param}.referenceType must be asset (Veo 3.1 takes asset images only).",
+                param=param,
+            )
+        item = item.get("image")
+        param = f"{param}.image"
+    if not isinstance(item, str) or not item:
+        raise ParseRequestFailed(f"{param} must be a base64 string or a data: URL.", param=param)
+    return image_from_string(item, param)
+
+
+def _source_video(fields: Mapping[str, Any]) -> SourceVideo | None:
+    value = fields.get("video")
+    if value in (None, ""):
+        return None
+    if isinstance(value, dict):
+        value = value.get("id")
+    if not isinstance(value, str) or not value.strip():
+        raise ParseRequestFailed(
+            'video must be the id of one of your videos, or {"id": ...}.', param="video"
+        )
+    return SourceVideo(id=_plain_text("video", value.strip()))
+
+
+def extension_source(spec: VideoSpec, source: VideoSpec | None, completed: bool) -> VideoSpec:
+    """The request with its source video checked and its length known. `source` is the
+    account's own video named by `spec.video` (None if it has none by that id)."""
+    assert spec.video is not None
+    video_id = spec.video.id
+    if source is None:
+        raise NotFound(f"No video found with id {video_id!r}.", param="video")
+    if not completed:
+        raise Conflict(
+            f"Video {video_id} is not completed; only a completed video can be extended.",
+            param="video",
+            code="video_not_completed",
+        )
+    if source.resolution is not Resolution.P720:
+        raise InvalidRequest(
+            f"Video {video_id} is {source.resolution}; only 720p videos can be extended.",
+            param="video",
+        )
+    if source.aspect_ratio is not spec.aspect_ratio:
+        raise InvalidRequest(
+            f"Video {video_id} is {source.aspect_ratio}; ask for the same aspect ratio "
+            f"(size {source.size}).",
+            param="video",
+        )
+    length = source.output_seconds
+    if length > MAX_EXTENSION_SOURCE_SECONDS:
+        raise InvalidRequest(
+            f"Video {video_id} lasts {length} s; Veo extends videos of up to "
+            f"{MAX_EXTENSION_SOURCE_SECONDS} s (by {EXTENSION_SECONDS} s each time).",
+            param="video",
+        )
+    return replace(spec, video=SourceVideo(id=video_id, seconds=length))
 
 
 def _metadata(raw: Any) -> Mapping[str, Any]:

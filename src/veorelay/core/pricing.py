@@ -4,7 +4,9 @@ Billing modes (a token's setting, as the spec documents' consoles have it):
     per_request             the model's flat per-call price
     pay_as_you_go           per-second price x seconds; refused where a model has none
     pay_as_you_go_priority  per-second where set, else the per-call price
-The result is multiplied by the token's group multiplier (parts per million, 1x = 1_000_000).
+A request using any of Veo's extra inputs (reference images, a last frame, an extension; each
+enabled per model) adds the model's `extra_input_surcharge_micros` once. The result is
+multiplied by the token's group multiplier (parts per million, 1x = 1_000_000).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
-from veorelay.core.models import Resolution, VideoSpec
+from veorelay.core.models import ExtraInput, Resolution, VideoSpec
 from veorelay.errors import PermissionDenied
 
 MICROS_PER_USD = 1_000_000
@@ -37,6 +39,8 @@ class ModelPrice:
     per_call_micros: int | None
     per_second_micros: Mapping[Resolution, int] = field(default_factory=dict)
     enabled: bool = True
+    extra_inputs: frozenset[ExtraInput] = frozenset()  # off unless an operator enables them
+    extra_input_surcharge_micros: int = 0
 
 
 class BillingModeNotSupported(PermissionDenied):
@@ -93,6 +97,8 @@ def multiplier_to_ppm(multiplier: str | float | Decimal) -> int:
 def quote(spec: VideoSpec, price: ModelPrice, mode: BillingMode, multiplier_ppm: int) -> int:
     """What this request costs this token, rounded half up to a micro-dollar."""
     base = _base_price(spec, price, mode)
+    if spec.extra_inputs:
+        base += price.extra_input_surcharge_micros
     return (base * multiplier_ppm + PPM // 2) // PPM
 
 

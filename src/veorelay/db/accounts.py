@@ -87,10 +87,21 @@ def _settings(row: Any) -> TokenSettings:
     return TokenSettings(**values)
 
 
-async def create_account(conn: AsyncConnection, name: str, balance: int, now: float) -> str:
+ACCOUNT_SETTINGS = frozenset({"name", "enabled", "rpm_limit", "max_in_flight"})
+
+
+async def create_account(
+    conn: AsyncConnection, name: str, balance: int, now: float, **limits: int | None
+) -> str:
+    """A new account; `limits` are its rpm_limit and max_in_flight, if any."""
+    unknown = set(limits) - {"rpm_limit", "max_in_flight"}
+    if unknown:
+        raise ValueError(f"not account limits: {sorted(unknown)}")
     account_id = new_id("acct")
     await conn.execute(
-        insert(accounts).values(id=account_id, name=name, balance_micros=0, created_at=now)
+        insert(accounts).values(
+            id=account_id, name=name, balance_micros=0, created_at=now, **limits
+        )
     )
     if balance:
         await billing.top_up(conn, account_id, balance, now)
@@ -142,6 +153,8 @@ _IDENTITY = (
         tokens.c.account_id,
         tokens.c.name,
         accounts.c.enabled.label("account_enabled"),
+        accounts.c.rpm_limit.label("account_rpm_limit"),
+        accounts.c.max_in_flight.label("account_max_in_flight"),
         *_SETTINGS_COLUMNS,
     )
     .join(accounts, accounts.c.id == tokens.c.account_id)
@@ -169,7 +182,12 @@ async def _identity(conn: ReadConnection, where: ColumnElement[bool]) -> TokenId
         account_id=row.account_id,
         name=row.name,
         settings=settings,
-        policy=replace(settings.policy(), account_enabled=bool(row.account_enabled)),
+        policy=replace(
+            settings.policy(),
+            account_enabled=bool(row.account_enabled),
+            account_rpm_limit=row.account_rpm_limit,
+            account_max_in_flight=row.account_max_in_flight,
+        ),
     )
 
 
@@ -224,7 +242,7 @@ def _public_account(row: Any) -> dict[str, Any]:
 
 
 async def update_account(conn: AsyncConnection, account_id: str, **changes: Any) -> bool:
-    unknown = set(changes) - {"name", "enabled"}
+    unknown = set(changes) - ACCOUNT_SETTINGS
     if unknown:
         raise ValueError(f"not account settings: {sorted(unknown)}")
     result = await conn.execute(

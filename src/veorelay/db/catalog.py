@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from veorelay.core.models import Resolution
+from veorelay.core.models import ExtraInput, Resolution
 from veorelay.core.pricing import ModelPrice
 from veorelay.db.database import ReadConnection
 from veorelay.db.tables import groups, model_prices
@@ -30,6 +30,8 @@ def _price_from_row(row: Any) -> ModelPrice:
             if getattr(row, column) is not None
         },
         enabled=row.enabled,
+        extra_inputs=frozenset(ExtraInput(kind) for kind in row.extra_inputs or []),
+        extra_input_surcharge_micros=int(row.extra_input_surcharge_micros),
     )
 
 
@@ -71,6 +73,8 @@ async def set_model_price(
     values: dict[str, Any] = {
         "per_call_micros": price.per_call_micros,
         "enabled": price.enabled,
+        "extra_inputs": sorted(price.extra_inputs) or None,
+        "extra_input_surcharge_micros": price.extra_input_surcharge_micros,
         "updated_at": now,
         "deleted_at": None,
         **{column: price.per_second_micros.get(res) for res, column in _PER_SECOND_COLUMNS.items()},

@@ -33,6 +33,9 @@ accounts = Table(
     Column("created_at", Double, nullable=False),
     Column("enabled", Boolean, nullable=False, server_default=text("true")),  # off: every token
     Column("deleted_at", Double, nullable=True),  # kept for the ledger; gone for everyone else
+    # Over all of the account's tokens, beside each token's own limits; null: none.
+    Column("rpm_limit", Integer, nullable=True),
+    Column("max_in_flight", Integer, nullable=True),
 )
 
 # Price multipliers are integers in parts per million (1.0 = 1_000_000): exact arithmetic.
@@ -56,6 +59,9 @@ model_prices = Table(
     Column("per_second_4k_micros", BigInteger, nullable=True),
     Column("enabled", Boolean, nullable=False, server_default=text("true")),
     Column("description", String(500), nullable=False, server_default=""),
+    # Veo's extra inputs the operator enabled (core/models.py ExtraInput); null: none.
+    Column("extra_inputs", JSON, nullable=True),
+    Column("extra_input_surcharge_micros", BigInteger, nullable=False, server_default="0"),
     Column("updated_at", Double, nullable=False),
     Column("deleted_at", Double, nullable=True),  # kept so a default model is not re-seeded
 )
@@ -167,6 +173,11 @@ tasks = Table(
     Column("submits", Integer, nullable=False, server_default="0"),  # submit calls made
     Column("resubmits", Integer, nullable=False, server_default="0"),  # after a crash mid-submit
     Column("request_id", String(64), nullable=True),  # the create's X-Request-Id (logs.py)
+    # Veo's extra inputs (their images are in task_extra_images until submitted).
+    Column("reference_images", Integer, nullable=False, server_default="0"),
+    Column("has_last_frame", Boolean, nullable=False, server_default=text("false")),
+    Column("extends_id", String(40), nullable=True),  # the video this one extends
+    Column("extends_seconds", Integer, nullable=True),  # ... and its length
     Index("ix_tasks_due", "state", "next_attempt_at"),
     Index("ix_tasks_channel_state", "channel_id", "state"),
     Index("ix_tasks_account_created", "account_id", "created_at"),
@@ -179,6 +190,17 @@ task_inputs = Table(
     "task_inputs",
     metadata,
     Column("task_id", String(40), ForeignKey("tasks.id"), primary_key=True),
+    Column("mime_type", String(40), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
+# A task's last frame and reference images, like task_inputs: deleted once submitted.
+task_extra_images = Table(
+    "task_extra_images",
+    metadata,
+    Column("task_id", String(40), ForeignKey("tasks.id"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("kind", String(20), nullable=False),  # last_frame or reference
     Column("mime_type", String(40), nullable=False),
     Column("data", LargeBinary, nullable=False),
 )

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from veorelay import billing
-from veorelay.core.access import RPM_WINDOW_SECONDS, TokenPolicy, check_usage
+from veorelay.core.access import RPM_WINDOW_SECONDS, TokenPolicy, Usage, check_usage
 from veorelay.core.lifecycle import (
     ACTIVE_STATES,
     TERMINAL_STATES,
@@ -32,11 +32,11 @@ from veorelay.core.lifecycle import (
     TaskState,
     transition,
 )
-from veorelay.core.models import AspectRatio, ImageInput, Resolution, VideoSpec
+from veorelay.core.models import AspectRatio, ImageInput, Resolution, SourceVideo, VideoSpec
 from veorelay.core.scheduling import Candidate
 from veorelay.db import signals, webhooks
 from veorelay.db.database import ReadConnection
-from veorelay.db.tables import task_inputs, tasks, tokens
+from veorelay.db.tables import accounts, task_extra_images, task_inputs, tasks, tokens
 
 # States in which the engine leases a task to run a step (queued ones are dispatched first).
 STEP_STATES = ACTIVE_STATES - {TaskState.QUEUED}
@@ -94,6 +94,10 @@ class Task:
     submits: int = 0
     resubmits: int = 0
     request_id: str | None = None
+    reference_images: int = 0
+    has_last_frame: bool = False
+    extends_id: str | None = None
+    extends_seconds: int | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Task:
@@ -104,7 +108,12 @@ class Task:
         data["state"] = TaskState(data["state"])
         return cls(**data)
 
-    def spec(self, image: ImageInput | None = None) -> VideoSpec:
+    def spec(self, image: ImageInput | None = None, extra: ExtraImages | None = None) -> VideoSpec:
+        """The request as it was made; its images only as given (they are kept until the
+        task is submitted), its source video by id and length."""
+        video = None
+        if self.extends_id is not None:
+            video = SourceVideo(id=self.extends_id, seconds=self.extends_seconds or 0)
         return VideoSpec(
             model=self.model,
             prompt=self.prompt,
@@ -114,7 +123,20 @@ class Task:
             negative_prompt=self.negative_prompt,
             seed=self.seed,
             image=image,
+            last_frame=extra.last_frame if extra else None,
+            reference_images=extra.reference_images if extra else (),
+            video=video,
         )
+
+    @property
+    def has_extra_images(self) -> bool:
+        return self.has_last_frame or self.reference_images > 0
+
+
+@dataclass(frozen=True)
+class ExtraImages:
+    last_frame: ImageInput | None = None
+    reference_images: tuple[ImageInput, ...] = ()
 
 
 _COLUMNS = [tasks.c[f.name] for f in fields(Task)]
@@ -140,35 +162,36 @@ class NewTask:
 async def create_task(
     conn: AsyncConnection, new: NewTask, now: float, task_id: str | None = None
 ) -> Task:
-    """Check the token's limits, hold the price and insert the task (as `task_id`, or a new
-    id), in the caller's transaction: all or nothing. The token's row is locked first, so
-    concurrent creates for one token see each other's effects (PostgreSQL; SQLite's writers
-    are serialized anyway)."""
+    """Check the token's and its account's limits, hold the price and insert the task (as
+    `task_id`, or a new id), in the caller's transaction: all or nothing. The token's row is
+    locked first, then (if it has limits) the account's, the order `billing.hold` and
+    `delete_account` take them in, so concurrent creates for one token or one account see each
+    other's effects (PostgreSQL; SQLite's writers are serialized anyway)."""
     token = (
         await conn.execute(
             select(tokens.c.spent_micros).where(tokens.c.id == new.token_id).with_for_update()
         )
     ).one()
     policy = new.policy
-    recent: list[float] = []
-    in_flight = 0
-    if policy.rpm_limit is not None:
-        recent = list(
-            (
-                await conn.execute(
-                    select(tasks.c.created_at).where(
-                        tasks.c.token_id == new.token_id,
-                        tasks.c.created_at > now - RPM_WINDOW_SECONDS,
-                    )
-                )
-            ).scalars()
+    token_usage = await _usage(
+        conn, tasks.c.token_id == new.token_id, policy.rpm_limit, policy.max_in_flight, now
+    )
+    account_usage = Usage()
+    if policy.has_account_limits:
+        await conn.execute(
+            select(accounts.c.id).where(accounts.c.id == new.account_id).with_for_update()
         )
-    if policy.max_in_flight is not None:
-        in_flight = await count_active(conn, tasks.c.token_id == new.token_id)
+        account_usage = await _usage(
+            conn,
+            tasks.c.account_id == new.account_id,
+            policy.account_rpm_limit,
+            policy.account_max_in_flight,
+            now,
+        )
     check_usage(
         policy,
-        recent_creates=recent,
-        in_flight=in_flight,
+        token=token_usage,
+        account=account_usage,
         spent_micros=int(token.spent_micros),
         price_micros=new.price_micros,
         retry_in_flight_after=new.expected_render_seconds,
@@ -190,6 +213,10 @@ async def create_task(
         "negative_prompt": spec.negative_prompt,
         "seed": spec.seed,
         "has_image": spec.image is not None,
+        "reference_images": len(spec.reference_images),
+        "has_last_frame": spec.last_frame is not None,
+        "extends_id": spec.video.id if spec.video else None,
+        "extends_seconds": spec.video.seconds if spec.video else None,
         "price_micros": new.price_micros,
         "group_name": new.group_name,
         "state": TaskState.QUEUED.value,
@@ -209,8 +236,46 @@ async def create_task(
                 task_id=task_id, mime_type=spec.image.mime_type, data=spec.image.data
             )
         )
+    extra = [(LAST_FRAME, spec.last_frame)] if spec.last_frame else []
+    extra += [(REFERENCE, image) for image in spec.reference_images]
+    if extra:
+        await conn.execute(
+            insert(task_extra_images),
+            [
+                {
+                    "task_id": task_id,
+                    "position": position,
+                    "kind": kind,
+                    "mime_type": image.mime_type,
+                    "data": image.data,
+                }
+                for position, (kind, image) in enumerate(extra)
+            ],
+        )
     await signals.notify(conn, signals.TASKS)  # engines in other processes look now
     return Task.from_row(row)
+
+
+LAST_FRAME = "last_frame"
+REFERENCE = "reference"
+
+
+async def _usage(
+    conn: AsyncConnection,
+    holder: ColumnElement[bool],
+    rpm_limit: int | None,
+    max_in_flight: int | None,
+    now: float,
+) -> Usage:
+    """The numbers the given limits need, of the tasks matching `holder` (none if no limit)."""
+    recent: list[float] = []
+    if rpm_limit is not None:
+        query = select(tasks.c.created_at).where(
+            holder, tasks.c.created_at > now - RPM_WINDOW_SECONDS
+        )
+        recent = list((await conn.execute(query)).scalars())
+    in_flight = 0 if max_in_flight is None else await count_active(conn, holder)
+    return Usage(recent_creates=recent, in_flight=in_flight)
 
 
 async def count_active(conn: ReadConnection, *where: ColumnElement[bool]) -> int:
@@ -324,6 +389,24 @@ async def load_input(conn: ReadConnection, task_id: str) -> ImageInput | None:
         )
     ).first()
     return ImageInput(data=bytes(row.data), mime_type=row.mime_type) if row else None
+
+
+async def load_extra_images(conn: ReadConnection, task_id: str) -> ExtraImages | None:
+    """The task's last frame and reference images, or None once they are gone (submitted)."""
+    rows = list(
+        await conn.execute(
+            select(task_extra_images)
+            .where(task_extra_images.c.task_id == task_id)
+            .order_by(task_extra_images.c.position)
+        )
+    )
+    if not rows:
+        return None
+    images = [(row.kind, ImageInput(data=bytes(row.data), mime_type=row.mime_type)) for row in rows]
+    return ExtraImages(
+        last_frame=next((image for kind, image in images if kind == LAST_FRAME), None),
+        reference_images=tuple(image for kind, image in images if kind == REFERENCE),
+    )
 
 
 async def lease_due(
@@ -539,6 +622,7 @@ async def apply_transition(
         )
     if event is Event.SUBMITTED or step.settlement is not None:
         await conn.execute(delete(task_inputs).where(task_inputs.c.task_id == task.id))
+        await conn.execute(delete(task_extra_images).where(task_extra_images.c.task_id == task.id))
     if step.target in TERMINAL_STATES:  # the webhook outbox, committed with the state
         await webhooks.enqueue(conn, task.account_id, task.id, step.target, now)
     return Task.from_row(row)

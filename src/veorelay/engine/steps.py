@@ -18,7 +18,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import anyio
@@ -29,7 +29,7 @@ from veorelay.channels.clients import ChannelClients
 from veorelay.core import timing
 from veorelay.core.channels import Health, upstream_cost
 from veorelay.core.lifecycle import Event, TaskState
-from veorelay.core.models import Resolution
+from veorelay.core.models import Resolution, SourceVideo
 from veorelay.db import channels as channel_db
 from veorelay.db import tasks as task_db
 from veorelay.db.channels import Channel
@@ -46,6 +46,7 @@ from veorelay.upstream.errors import (
     ModelUnavailable,
     OperationLost,
     RetryableUpstreamError,
+    TaskRejected,
     UpstreamError,
 )
 
@@ -213,6 +214,26 @@ async def _submit_step(ctx: StepContext, task: Task, upstream: Upstream) -> None
         await _fail(ctx, task, exc.code, exc.customer_message)
 
 
+async def _source_video(ctx: StepContext, task: Task, video: SourceVideo) -> SourceVideo:
+    """The video an extension continues, as both surfaces take it: Google's file URI of it
+    and its MP4 from our storage. Deleted meanwhile: the task fails (not billed)."""
+    async with ctx.db.read() as conn:
+        source = await task_db.get_task(conn, video.id, task.account_id)
+    stored = None
+    if source is not None and source.storage_key is not None:
+        stored = await ctx.storage.open(source.storage_key)
+    if source is None or stored is None:
+        raise TaskRejected(
+            f"The video to extend ({video.id}) was deleted before this one started; "
+            "you have not been charged."
+        )
+    try:
+        data = await asyncio.to_thread(stored.file.read)
+    finally:
+        stored.close()
+    return replace(video, uri=source.video_uri, data=data)
+
+
 async def _requeue(
     conn: AsyncConnection,
     task: Task,
@@ -237,14 +258,19 @@ async def _submit(ctx: StepContext, task: Task, upstream: Upstream) -> None:
     async with ctx.db.read() as conn:
         current = await task_db.get_task(conn, task.id)
         image = await task_db.load_input(conn, task.id) if task.has_image else None
+        extra = await task_db.load_extra_images(conn, task.id) if task.has_extra_images else None
     if (
         current is None
         or current.state is not TaskState.SUBMITTING
         or (task.has_image and image is None)
+        or (task.has_extra_images and extra is None)
     ):
         log.info("task %s: cancelled before its submit; not sent", task.id)
         return
-    ref = await upstream.client.submit(task.spec(image), task.upstream_model)
+    spec = task.spec(image, extra)
+    if spec.video is not None:
+        spec = replace(spec, video=await _source_video(ctx, task, spec.video))
+    ref = await upstream.client.submit(spec, task.upstream_model)
     now = ctx.clock()
     async with ctx.db.write() as conn:
         moved = await task_db.apply_transition(
@@ -320,7 +346,7 @@ async def _download(ctx: StepContext, task: Task, upstream: Upstream) -> None:
             async for chunk in chunks:
                 await handle.write(chunk)
         spec = task.spec()
-        await asyncio.to_thread(verify, spool, spec.width, spec.height, spec.seconds)
+        await asyncio.to_thread(verify, spool, spec.width, spec.height, spec.output_seconds)
         # Unique per attempt, so a worker that loses the race below removes only its own file.
         key = f"videos/{task.id[6:8]}/{task.id}-{uuid.uuid4().hex[:8]}.mp4"
         await store_previews(ctx.storage, key, spool)  # first: `completed` has them all

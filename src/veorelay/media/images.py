@@ -14,7 +14,7 @@ from veorelay.errors import InvalidRequest
 _FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
 
 
-def check_image_decodes(image: ImageInput) -> tuple[int, int]:
+def check_image_decodes(image: ImageInput, param: str = IMAGE_PARAM) -> tuple[int, int]:
     """(width, height) of the image, or InvalidRequest if it is not a whole, sane image."""
     try:
         with warnings.catch_warnings():
@@ -22,13 +22,13 @@ def check_image_decodes(image: ImageInput) -> tuple[int, int]:
             with Image.open(io.BytesIO(image.data)) as picture:
                 if picture.format != _FORMATS[image.mime_type]:
                     raise InvalidRequest(
-                        f"input_reference claims {image.mime_type} but is {picture.format}.",
-                        param=IMAGE_PARAM,
+                        f"{param} claims {image.mime_type} but is {picture.format}.",
+                        param=param,
                     )
                 if picture.width * picture.height > MAX_PIXELS:
                     raise InvalidRequest(
-                        f"input_reference is {picture.width}x{picture.height}; too many pixels.",
-                        param=IMAGE_PARAM,
+                        f"{param} is {picture.width}x{picture.height}; too many pixels.",
+                        param=param,
                     )
                 picture.load()
                 return picture.width, picture.height
@@ -36,11 +36,11 @@ def check_image_decodes(image: ImageInput) -> tuple[int, int]:
         raise
     except Image.DecompressionBombError:  # more pixels than any header we read declared
         raise InvalidRequest(
-            f"input_reference has too many pixels (the limit is {MAX_PIXELS} pixels).",
-            param=IMAGE_PARAM,
+            f"{param} has too many pixels (the limit is {MAX_PIXELS} pixels).",
+            param=param,
         ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Warning) as exc:
         raise InvalidRequest(
-            f"input_reference could not be decoded as an image ({type(exc).__name__}).",
-            param=IMAGE_PARAM,
+            f"{param} could not be decoded as an image ({type(exc).__name__}).",
+            param=param,
         ) from None

@@ -22,7 +22,12 @@ from starlette.routing import Route
 from veorelay.simulator.delivery import file_answer
 from veorelay.simulator.owners import fingerprint
 from veorelay.simulator.store import Operation, new_id
-from veorelay.simulator.validation import KNOWN_MODELS, SimulatorError, validate_predict
+from veorelay.simulator.validation import (
+    KNOWN_MODELS,
+    SimulatorError,
+    extended,
+    validate_predict,
+)
 
 if TYPE_CHECKING:
     from veorelay.simulator.app import Simulator
@@ -94,6 +99,9 @@ class GeminiApi:
         except ValueError:
             body = None
         render = validate_predict(model, body, self.sim.config.retired_models)
+        if render.source_file is not None:
+            source = self._downloadable(render.source_file)
+            render = extended(render, source.seconds, "gemini")
         operation = self.sim.submit(render, model, new_id(), owner)
         await self.sim.hold_submit_answer()
         return JSONResponse({"name": operation.name})

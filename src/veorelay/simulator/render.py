@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import io
 import logging
 import os
 import tempfile
@@ -30,6 +31,23 @@ from veorelay.core.models import FPS
 SAMPLE_RATE = 48_000
 AUDIO_FRAME = 1024
 log = logging.getLogger("veorelay.simulator")
+
+
+def video_seconds(data: bytes) -> float:
+    """How long an MP4 (given as bytes) lasts; InvalidVideo if it is none."""
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            duration = container.duration
+            has_video = bool(container.streams.video)
+    except (av.FFmpegError, ValueError) as exc:
+        raise InvalidVideo(f"not a readable MP4 ({type(exc).__name__})") from None
+    if duration is None or not has_video:
+        raise InvalidVideo("no video stream with a duration")
+    return float(duration / av.time_base)
+
+
+class InvalidVideo(Exception):
+    pass
 
 
 def render_key(prompt: str, seed: int | None, width: int, height: int, seconds: int) -> str:

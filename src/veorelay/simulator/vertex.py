@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,10 +25,12 @@ from starlette.routing import Route
 
 from veorelay.simulator.delivery import TRUNCATE_FRACTION, ConnectionReset, file_answer
 from veorelay.simulator.oauth import OAuthError, Principal
+from veorelay.simulator.render import InvalidVideo, video_seconds
 from veorelay.simulator.store import Operation, new_vertex_id
 from veorelay.simulator.validation import (
     VERTEX_MODELS,
     SimulatorError,
+    extended,
     invalid,
     validate_vertex_predict,
     vertex_model_not_found,
@@ -92,6 +95,12 @@ class VertexApi:
         retired = self.sim.config.retired_models
         body = await _json(request)
         render = validate_vertex_predict(_resource(request), params["model"], body, retired)
+        if render.source_video is not None:
+            try:
+                seconds = await asyncio.to_thread(video_seconds, render.source_video)
+            except InvalidVideo as exc:
+                raise invalid(f"video is not a usable MP4: {exc}.") from None
+            render = extended(replace(render, source_video=None), seconds, "vertex")
         operation = self.sim.submit(
             render,
             params["model"],

@@ -7,6 +7,7 @@ of its own, and answers a finished operation with `response.videos[]`, each eith
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 from urllib.parse import quote
@@ -61,8 +62,16 @@ def publisher_model_path(upstream_model: str) -> str:
 
 def predict_body(spec: VideoSpec, storage_uri: str | None = None) -> dict[str, Any]:
     """The Gemini API body, plus what Vertex takes besides: generateAudio (a real parameter
-    here; Veo 3.1 is sold with sound) and, when the channel has a bucket, storageUri."""
-    body = wire.predict_body(spec)
+    here; Veo 3.1 is sold with sound), when the channel has a bucket, storageUri, and an
+    extension's source video as its MP4 bytes (whichever surface made it)."""
+    body = wire.common_body(spec)
+    if spec.video is not None:
+        if not spec.video.data:
+            raise TaskRejected(f"video {spec.video.id} to extend has no bytes")
+        body["instances"][0]["video"] = {
+            "bytesBase64Encoded": base64.b64encode(spec.video.data).decode("ascii"),
+            "mimeType": "video/mp4",
+        }
     body["parameters"]["generateAudio"] = True
     if storage_uri:
         body["parameters"]["storageUri"] = storage_uri

@@ -6,7 +6,7 @@ import base64
 import re
 from typing import Any
 
-from veorelay.core.models import VideoSpec
+from veorelay.core.models import ImageInput, VideoSpec
 from veorelay.upstream.base import OperationState
 from veorelay.upstream.errors import ModelUnavailable, TaskRejected
 from veorelay.upstream.rpc import classify_error as classify_error
@@ -41,14 +41,32 @@ def predict_body(spec: VideoSpec) -> dict[str, Any]:
 
     Never sent: generateAudio (Veo 3.1 always renders audio), personGeneration (its allowed
     values differ by region and mode; Google's default is right), inlineData images (rejected).
-    Vertex AI takes the same body plus a few parameters of its own (`vertex_wire`).
+    An extension's source goes as the URI of Google's file of it: the Gemini API takes only
+    that (Vertex AI takes its bytes: `vertex_wire`).
     """
+    body = common_body(spec)
+    if spec.video is not None:
+        if spec.video.uri is None or not _FILE_ID.search(spec.video.uri):
+            raise TaskRejected(
+                f"Video {spec.video.id} was not made on the Gemini API, which extends only "
+                "its own videos; you have not been charged."
+            )
+        body["instances"][0]["video"] = {"uri": spec.video.uri}
+    return body
+
+
+def common_body(spec: VideoSpec) -> dict[str, Any]:
+    """What both surfaces take alike: everything but an extension's source video."""
     instance: dict[str, Any] = {"prompt": spec.prompt}
     if spec.image is not None:
-        instance["image"] = {
-            "bytesBase64Encoded": base64.b64encode(spec.image.data).decode("ascii"),
-            "mimeType": spec.image.mime_type,
-        }
+        instance["image"] = image_json(spec.image)
+    if spec.last_frame is not None:
+        instance["lastFrame"] = image_json(spec.last_frame)
+    if spec.reference_images:
+        instance["referenceImages"] = [
+            {"image": image_json(image), "referenceType": "asset"}
+            for image in spec.reference_images
+        ]
     parameters: dict[str, Any] = {
         "sampleCount": 1,
         "durationSeconds": spec.seconds,
@@ -60,6 +78,13 @@ def predict_body(spec: VideoSpec) -> dict[str, Any]:
     if spec.seed is not None:
         parameters["seed"] = spec.seed
     return {"instances": [instance], "parameters": parameters}
+
+
+def image_json(image: ImageInput) -> dict[str, str]:
+    return {
+        "bytesBase64Encoded": base64.b64encode(image.data).decode("ascii"),
+        "mimeType": image.mime_type,
+    }
 
 
 def unfinished_or_failed(body: dict[str, Any]) -> OperationState | None:

@@ -13,7 +13,7 @@ from veorelay.api.admin import schemas
 from veorelay.api.admin.audited import audited
 from veorelay.api.admin.common import Usd, admin_router, micros, money
 from veorelay.api.deps import ServicesDep
-from veorelay.api.fields import MAX_INT32, Name, Note, Positive32, checked
+from veorelay.api.fields import MAX_INT32, Name, Note, Positive32, UsageLimit, checked
 from veorelay.db import accounts, usage
 from veorelay.errors import InvalidRequest, NotFound
 from veorelay.services import Services
@@ -24,11 +24,21 @@ router = admin_router()
 class AccountCreate(BaseModel):
     name: Name
     balance_usd: Usd = 0
+    rpm_limit: UsageLimit | None = None
+    max_in_flight: UsageLimit | None = None
 
 
 class AccountUpdate(BaseModel):
     name: Name | None = None
     enabled: StrictBool | None = None
+    rpm_limit: UsageLimit | None = None  # over all of the account's tokens; null clears
+    max_in_flight: UsageLimit | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The settings given: a limit given as null is cleared, a null name or enabled is
+        no change."""
+        given = self.model_dump(exclude_unset=True)
+        return {k: v for k, v in given.items() if v is not None or k not in ("name", "enabled")}
 
 
 class MoneyChange(BaseModel):
@@ -56,7 +66,14 @@ def opening_balance(body: AccountCreate) -> int:
 async def create_account(body: AccountCreate, services: ServicesDep) -> dict[str, Any]:
     balance = opening_balance(body)
     async with services.db.write() as conn:
-        account_id = await accounts.create_account(conn, body.name, balance, time.time())
+        account_id = await accounts.create_account(
+            conn,
+            body.name,
+            balance,
+            time.time(),
+            rpm_limit=body.rpm_limit,
+            max_in_flight=body.max_in_flight,
+        )
     return await account_json(services, account_id)
 
 
@@ -76,9 +93,10 @@ async def get_account(account_id: str, services: ServicesDep) -> dict[str, Any]:
 async def update_account(
     account_id: str, body: AccountUpdate, services: ServicesDep
 ) -> dict[str, Any]:
-    """Rename, disable or enable an account. A disabled account's tokens are all refused
-    (403 account_disabled); its money and history stay."""
-    changes = body.model_dump(exclude_none=True)
+    """Rename, disable or enable an account, or set its limits over all its tokens. A
+    disabled account's tokens are all refused (403 account_disabled); its money and history
+    stay."""
+    changes = body.changes()
     await account_json(services, account_id)
     if changes:
         async with services.db.write() as conn:

@@ -17,7 +17,7 @@ from veorelay.api.admin.common import Usd, admin_router, price_micros, usd
 from veorelay.api.deps import ServicesDep
 from veorelay.api.fields import GroupName, ModelName, Note, checked
 from veorelay.channels.fields import offer_on_settings_channels
-from veorelay.core.models import Resolution
+from veorelay.core.models import ExtraInput, Resolution
 from veorelay.core.pricing import ModelPrice, multiplier_to_ppm
 from veorelay.db import catalog
 from veorelay.db.accounts import DEFAULT_GROUP
@@ -98,12 +98,20 @@ UPSTREAM_MODEL_MOVED = Field(
 )
 
 
+EXTRA_INPUTS = (
+    "Veo's inputs beyond a first frame that this model accepts: reference_images, last_frame, "
+    "extension. Off by default (the spec documents refuse them)."
+)
+
+
 class ModelBody(BaseModel):
     per_call_usd: Usd | None = None
     per_second_usd: dict[Resolution, Usd] = Field(default_factory=dict)
     upstream_model: ModelName | None = UPSTREAM_MODEL_MOVED
     enabled: StrictBool = True
     description: Note = ""
+    extra_inputs: list[ExtraInput] = Field(default_factory=list, description=EXTRA_INPUTS)
+    extra_input_surcharge_usd: Usd = 0
 
 
 class ModelPatch(BaseModel):
@@ -114,6 +122,8 @@ class ModelPatch(BaseModel):
     upstream_model: ModelName | None = UPSTREAM_MODEL_MOVED
     enabled: StrictBool | None = None
     description: Note | None = None
+    extra_inputs: list[ExtraInput] | None = Field(None, description=EXTRA_INPUTS)
+    extra_input_surcharge_usd: Usd | None = None
 
 
 def _model_json(price: ModelPrice) -> dict[str, Any]:
@@ -123,6 +133,8 @@ def _model_json(price: ModelPrice) -> dict[str, Any]:
         "per_call_usd": usd(price.per_call_micros),
         "per_second_usd": {res.value: usd(v) for res, v in price.per_second_micros.items()},
         "enabled": price.enabled,
+        "extra_inputs": sorted(price.extra_inputs),
+        "extra_input_surcharge_usd": usd(price.extra_input_surcharge_micros),
     }
 
 
@@ -170,6 +182,10 @@ async def put_model(model: ModelName, body: ModelBody, services: ServicesDep) ->
             res: price_micros(v, "per_second_usd") for res, v in body.per_second_usd.items()
         },
         enabled=body.enabled,
+        extra_inputs=frozenset(body.extra_inputs),
+        extra_input_surcharge_micros=price_micros(
+            body.extra_input_surcharge_usd, "extra_input_surcharge_usd"
+        ),
     )
     async with services.db.write() as conn:
         await _store(conn, price, body.description)
@@ -198,6 +214,11 @@ async def patch_model(model: ModelName, body: ModelPatch, services: ServicesDep)
             price = replace(price, per_call_micros=per_call)
         if body.enabled is not None:
             price = replace(price, enabled=body.enabled)
+        if body.extra_inputs is not None:
+            price = replace(price, extra_inputs=frozenset(body.extra_inputs))
+        if body.extra_input_surcharge_usd is not None:
+            surcharge = price_micros(body.extra_input_surcharge_usd, "extra_input_surcharge_usd")
+            price = replace(price, extra_input_surcharge_micros=surcharge)
         await _store(conn, price, body.description)
     services.prices.invalidate()
     return _model_json(price)

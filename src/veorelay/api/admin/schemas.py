@@ -21,6 +21,8 @@ class Account(Answer):
     balance_micros: int
     balance_usd: str
     created_at: float
+    rpm_limit: int | None
+    max_in_flight: int | None
 
 
 class AccountList(Answer):
@@ -99,6 +101,8 @@ class ModelPrice(Answer):
     per_call_usd: str | None
     per_second_usd: dict[str, str]
     enabled: bool
+    extra_inputs: list[str]  # reference_images, last_frame, extension: enabled by the operator
+    extra_input_surcharge_usd: str
 
 
 class ModelList(Answer):

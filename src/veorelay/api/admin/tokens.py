@@ -13,7 +13,7 @@ from veorelay.api.admin.accounts import account_json
 from veorelay.api.admin.audited import audited
 from veorelay.api.admin.common import Usd, admin_router, micros, money
 from veorelay.api.deps import ServicesDep
-from veorelay.api.fields import GroupName, ModelName, Name, Ref
+from veorelay.api.fields import GroupName, ModelName, Name, Ref, UsageLimit
 from veorelay.core.pricing import BillingMode
 from veorelay.db import accounts, catalog
 from veorelay.db.accounts import TokenSettings
@@ -31,8 +31,8 @@ class TokenFields(BaseModel):
     allowed_models: list[ModelName] | None = Field(None, max_length=100)
     ip_allowlist: list[Ref] | None = Field(None, max_length=100)
     spend_limit_usd: Usd | None = None
-    rpm_limit: int | None = Field(None, ge=1, le=1_000_000)
-    max_in_flight: int | None = Field(None, ge=1, le=1_000_000)
+    rpm_limit: UsageLimit | None = None
+    max_in_flight: UsageLimit | None = None
 
     @field_validator("ip_allowlist")
     @classmethod
