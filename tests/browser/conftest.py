@@ -20,8 +20,10 @@ CHROMIUM = os.environ.get("VEORELAY_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("VEORELAY_TEST_ARTIFACTS", "test-artifacts")) / "console"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Per module, not per session: Playwright's sync API runs an event loop in this thread
+    while it is open, and the async tests of later modules need the thread's loop free."""
     with sync_playwright() as playwright:
         # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
         launched = playwright.chromium.launch(
