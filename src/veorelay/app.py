@@ -37,6 +37,7 @@ from veorelay.db import catalog
 from veorelay.db import channels as channel_db
 from veorelay.db.database import Database
 from veorelay.db.migrate import upgrade
+from veorelay.engine.retention import ORPHAN_GRACE_SECONDS, RetentionPolicy
 from veorelay.engine.worker import Engine
 from veorelay.errors import InvalidRequest, NotFound, ParseRequestFailed, VeorelayError
 from veorelay.estimates import RenderTimeEstimator
@@ -44,7 +45,7 @@ from veorelay.pricebook import PriceBook
 from veorelay.secretbox import SecretBox
 from veorelay.services import Services
 from veorelay.settings import Settings
-from veorelay.storage.filesystem import FilesystemStorage
+from veorelay.storage.factory import open_storage, storage_description
 
 log = logging.getLogger("veorelay")
 
@@ -109,7 +110,8 @@ async def running_services(
     log.info("data directory: %s", settings.data_dir.resolve())
     log.info("database: %s", settings.database_description)
     await upgrade(db)
-    storage = FilesystemStorage(settings.data_dir / "videos")
+    storage = await open_storage(settings)
+    log.info("storage: %s", storage_description(settings))
     secret_key = settings.secret_key.get_secret_value() if settings.secret_key else None
     box = SecretBox.from_settings(secret_key, settings.data_dir)
     prices = settings.price_table()
@@ -137,6 +139,7 @@ async def running_services(
             log.info("upstream: none in this process (the task engine is off)")
             yield services
     finally:
+        await storage.aclose()
         await db.dispose()
 
 
@@ -162,6 +165,12 @@ async def _running_engine(
             tick_seconds=settings.engine_tick_seconds,
             lease_seconds=settings.engine_lease_seconds,
             drain_seconds=settings.engine_drain_seconds,
+            retention=RetentionPolicy(
+                retention_seconds=settings.retention_seconds,
+                prune_tasks_after_seconds=settings.prune_tasks_after_seconds,
+                reconcile_seconds=settings.storage_reconcile_seconds * scale,
+                orphan_grace_seconds=ORPHAN_GRACE_SECONDS * scale,
+            ),
         )
         engine_task = asyncio.create_task(services.engine.run_forever())
         try:

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from veorelay.api import views
 from veorelay.api.body import read_create_body
-from veorelay.api.content import VideoFileResponse
+from veorelay.api.content import VideoFileResponse, range_not_satisfiable, video_response
 from veorelay.api.deps import IdentityDep, ServicesDep
 from veorelay.api.schemas import (
     CREATE_VIDEO_OPENAPI,
@@ -20,15 +20,17 @@ from veorelay.api.schemas import (
     VideoList,
     error_responses,
 )
-from veorelay.core import idempotency, pricing
+from veorelay.core import idempotency, pricing, retention
 from veorelay.core.access import check_model
 from veorelay.core.lifecycle import TaskState
 from veorelay.core.params import parse_video_request
+from veorelay.core.ranges import parse_range
 from veorelay.db import idempotency as idempotency_db
 from veorelay.db import tasks as task_db
 from veorelay.db.tasks import Task
 from veorelay.errors import Conflict, NotFound, PermissionDenied, ServiceUnavailable
 from veorelay.media.images import check_image_decodes
+from veorelay.storage.base import RangeNotSatisfiable
 
 router = APIRouter(tags=["videos"])
 MAX_DELETE_ATTEMPTS = 5
@@ -211,14 +213,15 @@ async def delete_video(video_id: str, identity: IdentityDep, services: ServicesD
             break
     else:  # the engine kept moving the task under us; vanishingly rare
         raise ServiceUnavailable("The video is changing state; retry the delete.")
-    if deleted.storage_key is not None:
-        await services.storage.delete(deleted.storage_key)
+    if task.storage_key is not None:  # the row no longer names it (mark_deleted)
+        await services.storage.delete(task.storage_key)
     return VideoDeleted(id=deleted.id)
 
 
 _CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"video/mp4": {}}, "description": "The whole MP4."},
     206: {"content": {"video/mp4": {}}, "description": "The byte range asked for with Range."},
+    302: {"description": "S3 storage in redirect mode: fetch the MP4 from `Location`."},
     416: {"description": "The Range lies outside the file."},
     **error_responses(401, 403, 404, 409),
 }
@@ -236,23 +239,39 @@ _CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
     response_class=VideoFileResponse,
     responses=_CONTENT_RESPONSES,
 )
-async def download_video(video_id: str, identity: IdentityDep, services: ServicesDep) -> Response:
-    """The MP4, streamed from our storage (Range and HEAD supported). The file is opened
+async def download_video(
+    video_id: str, request: Request, identity: IdentityDep, services: ServicesDep
+) -> Response:
+    """The MP4 from our storage (Range and HEAD supported): streamed, or with S3 storage and
+    `VEORELAY_S3_PRESIGNED_REDIRECT_SECONDS` a 302 to a short-lived URL. The file is opened
     before anything is answered: a delete a moment later cannot cut the answer short, and a
     delete a moment earlier is a 404 like any deleted video."""
     task = await own_task(services, video_id, identity.account_id)
-    if task.state is not TaskState.COMPLETED or task.storage_key is None:
+    if task.state is not TaskState.COMPLETED:
         if task.state in (TaskState.FAILED, TaskState.CANCELLED):
             raise Conflict("The video failed; there is no content.", code="video_failed")
         raise Conflict(
             f"The video is not ready yet (status {views.video(task, time.time()).status}).",
             code="video_not_ready",
         )
-    video = await services.storage.open(task.storage_key)
+    video = None
+    if task.storage_key is not None and not retention.is_expired(task.expires_at, time.time()):
+        try:
+            video = await services.storage.open(
+                task.storage_key,
+                parse_range(request.headers.get("range")),
+                body=request.method != "HEAD",
+                filename=f"{task.id}.mp4",
+            )
+        except RangeNotSatisfiable as exc:
+            return range_not_satisfiable(exc.size)
     if video is None:
         await own_task(services, video_id, identity.account_id)  # 404 if deleted meanwhile
-        raise NotFound("The video file is no longer stored.", code="video_expired")
-    return VideoFileResponse(video, filename=f"{task.id}.mp4")
+        raise NotFound(
+            "The video's retention period is over; its file is no longer stored.",
+            code="video_expired",
+        )
+    return video_response(video, filename=f"{task.id}.mp4")
 
 
 async def own_task(

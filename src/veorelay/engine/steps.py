@@ -65,6 +65,7 @@ class StepContext:
     channels: ChannelClients
     clock: Callable[[], float]
     time_scale: float
+    retention_seconds: float = 7 * 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -350,6 +351,7 @@ async def _download(ctx: StepContext, task: Task, upstream: Upstream) -> None:
             storage_key=key,
             file_bytes=size,
             completed_at=now,
+            expires_at=now + ctx.retention_seconds,
             upstream_cost_micros=cost,
         )
     if done is None:  # cancelled, or another worker finished it first
