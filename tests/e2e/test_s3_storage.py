@@ -4,6 +4,10 @@ works, an expired video answers 404 `video_expired` and leaves the bucket."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +17,7 @@ import pytest
 
 from tests.e2e.conftest import Gateway, gateway_env, running_gateway
 from tests.e2e.test_openai_sdk import check_mp4
-from tests.s3 import SECRET_ACCESS_KEY, new_bucket, object_keys, s3_env
+from tests.s3 import SECRET_ACCESS_KEY, new_bucket, object_keys, s3_client, s3_env
 
 FAST = "veo-3.1-fast-generate-preview"
 PREFIX = "tenant-1/"
@@ -50,12 +54,17 @@ def redirecting(
     )
 
 
-def completed(gateway: Gateway, token: str, seconds: str = "4") -> str:
-    video = gateway.client(token).videos.create_and_poll(
-        model=FAST, prompt="A harbour in the fog", seconds=seconds, poll_interval_ms=50
-    )
-    assert video.status == "completed", video.error
-    return video.id
+def completed(gateway: Gateway, token: str, seconds: str = "4", count: int = 1) -> list[str]:
+    """`count` videos, rendered at once."""
+    client = gateway.client(token)
+    ids = [
+        client.videos.create(model=FAST, prompt="A harbour in the fog", seconds=seconds).id
+        for _ in range(count)
+    ]
+    for video_id in ids:
+        video = client.videos.poll(video_id, poll_interval_ms=50)
+        assert video.status == "completed", video.error
+    return ids
 
 
 def stored_key(gateway: Gateway, video_id: str) -> str:
@@ -69,7 +78,7 @@ def test_the_openai_sdk_downloads_a_video_stored_in_s3(
 ) -> None:
     token = gateway.token()[0]
     client = gateway.client(token)
-    video_id = completed(gateway, token, seconds="6")
+    (video_id,) = completed(gateway, token, seconds="6")
     video = client.videos.retrieve(video_id)
     assert video.completed_at is not None
     assert video.expires_at == pytest.approx(video.completed_at + 7 * 24 * 3600, abs=1)
@@ -84,7 +93,7 @@ def test_the_openai_sdk_downloads_a_video_stored_in_s3(
 
 def test_ranges_and_head_pass_through_to_s3(gateway: Gateway) -> None:
     token = gateway.token()[0]
-    video_id = completed(gateway, token)
+    (video_id,) = completed(gateway, token)
     url = f"{gateway.url}/v1/videos/{video_id}/content"
     auth = {"Authorization": f"Bearer {token}"}
     whole = httpx.get(url, headers=auth)
@@ -110,7 +119,7 @@ def test_ranges_and_head_pass_through_to_s3(gateway: Gateway) -> None:
 
 def test_a_deleted_video_leaves_the_bucket(gateway: Gateway, s3_server: str, bucket: str) -> None:
     token = gateway.token()[0]
-    video_id = completed(gateway, token)
+    (video_id,) = completed(gateway, token)
     key = PREFIX + stored_key(gateway, video_id)
     assert key in object_keys(s3_server, bucket)
     auth = {"Authorization": f"Bearer {token}"}
@@ -124,7 +133,7 @@ def test_an_expired_video_is_404_video_expired_and_swept(
     gateway: Gateway, s3_server: str, bucket: str
 ) -> None:
     token = gateway.token()[0]
-    video_id = completed(gateway, token)
+    (video_id,) = completed(gateway, token)
     key = PREFIX + stored_key(gateway, video_id)
     # Its retention runs out now (instead of a week from now).
     gateway.query("UPDATE tasks SET expires_at = ? WHERE id = ?", time.time() - 1, video_id)
@@ -145,7 +154,7 @@ def test_redirect_mode_sends_the_client_to_a_presigned_url(
     redirecting: Gateway, tmp_path: Path
 ) -> None:
     token = redirecting.token()[0]
-    video_id = completed(redirecting, token)
+    (video_id,) = completed(redirecting, token)
     url = f"{redirecting.url}/v1/videos/{video_id}/content"
     answer = httpx.get(url, headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 302
@@ -164,3 +173,37 @@ def test_redirect_mode_sends_the_client_to_a_presigned_url(
         headers={"Authorization": f"Bearer {token}"},
     )
     assert gone.status_code == 404
+
+
+def reconcile_cli(gateway: Gateway, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "veorelay", "storage", "reconcile", "--json", *args],
+        env={**os.environ, **gateway.env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_storage_reconcile_removes_unowned_objects_and_names_missing_videos(
+    gateway: Gateway, s3_server: str, bucket: str
+) -> None:
+    token = gateway.token()[0]
+    kept, lost = completed(gateway, token, count=2)
+    # A crash between the upload and the `completed` write leaves an object no task names.
+    orphan = f"{PREFIX}videos/zz/video_{'f' * 32}-deadbeef.mp4"
+    s3_client(s3_server).put_object(Bucket=bucket, Key=orphan, Body=b"orphan")
+    s3_client(s3_server).delete_object(Bucket=bucket, Key=PREFIX + stored_key(gateway, lost))
+
+    dry = reconcile_cli(gateway, "--dry-run", "--min-age", "0")
+    assert dry.returncode == 2, dry.stderr  # a completed video without its file
+    assert json.loads(dry.stdout)["unowned"] == [orphan.removeprefix(PREFIX)]
+    assert orphan in object_keys(s3_server, bucket)
+
+    done = reconcile_cli(gateway, "--min-age", "0")
+    report = json.loads(done.stdout)
+    assert (done.returncode, report["removed"]) == (2, [orphan.removeprefix(PREFIX)])
+    assert report["missing"] == [lost]
+    assert orphan not in object_keys(s3_server, bucket)
+    assert PREFIX + stored_key(gateway, kept) in object_keys(s3_server, bucket)
+    assert SECRET_ACCESS_KEY not in done.stdout + done.stderr
