@@ -255,7 +255,8 @@ async def download_video(
             code="video_not_ready",
         )
     video = None
-    if task.storage_key is not None and not retention.is_expired(task.expires_at, time.time()):
+    expired = retention.is_expired(task.expires_at, time.time())
+    if task.storage_key is not None and not expired:
         try:
             video = await services.storage.open(
                 task.storage_key,
@@ -267,10 +268,8 @@ async def download_video(
             return range_not_satisfiable(exc.size)
     if video is None:
         await own_task(services, video_id, identity.account_id)  # 404 if deleted meanwhile
-        raise NotFound(
-            "The video's retention period is over; its file is no longer stored.",
-            code="video_expired",
-        )
+        reason = "its retention period is over" if expired else "it is no longer stored"
+        raise NotFound(f"The video has no content: {reason}.", code="video_expired")
     return video_response(video, filename=f"{task.id}.mp4")
 
 
