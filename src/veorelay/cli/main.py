@@ -44,7 +44,9 @@ def _setup_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Their debug lines carry signed request headers; our own log says what matters.
+    for chatty in ("httpx", "botocore", "aiobotocore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 @app.command()

@@ -144,6 +144,14 @@ class Engine:
         self._maintained_at = now
         await maintenance.probe_unreachable(self.ctx.db, self.ctx.channels, now)
         await maintenance.prune(self.ctx.db, now)
+        try:  # a store that is down must not keep the engine from its tasks
+            await self._retain(now)
+        except Exception as exc:
+            log.warning(
+                "retention round failed (next round retries): %s: %s", type(exc).__name__, exc
+            )
+
+    async def _retain(self, now: float) -> None:
         policy = self.retention
         await retention.sweep_expired(self.ctx.db, self.ctx.storage, now, policy.retention_seconds)
         if policy.prune_tasks_after_seconds is not None:
