@@ -20,7 +20,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -33,14 +33,24 @@ from veorelay.api.limits import BodyReadTimeout, BodySizeLimit, NoNulInUrl
 from veorelay.api.openapi import openapi_document
 from veorelay.channels.clients import ChannelClients
 from veorelay.channels.seed import seed_channels
-from veorelay.db import catalog
+from veorelay.console import console_router
+from veorelay.console.guard import SignInRequired
+from veorelay.console.render import error_page, wants_page
+from veorelay.db import catalog, signals
 from veorelay.db import channels as channel_db
 from veorelay.db.database import Database
 from veorelay.db.migrate import upgrade
 from veorelay.engine.retention import ORPHAN_GRACE_SECONDS, RetentionPolicy
 from veorelay.engine.worker import Engine
-from veorelay.errors import InvalidRequest, NotFound, ParseRequestFailed, VeorelayError
+from veorelay.errors import (
+    AuthenticationFailed,
+    InvalidRequest,
+    NotFound,
+    ParseRequestFailed,
+    VeorelayError,
+)
 from veorelay.estimates import RenderTimeEstimator
+from veorelay.logs import RequestIds
 from veorelay.pricebook import PriceBook
 from veorelay.secretbox import SecretBox
 from veorelay.services import Services
@@ -78,8 +88,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(metrics.RequestMetrics, metrics=app.state.http_metrics)
     if settings.cors_origins:  # outside the limits: a browser can read their 400s, 408s, 413s
         app.add_middleware(PublicCors, origins=settings.cors_origins)
-    if settings.access_log:  # outermost: it sees every answer, the 400s and 413s above too
+    if settings.access_log:  # it sees every answer, the 400s and 413s above too
         app.add_middleware(AccessLog)
+    app.add_middleware(RequestIds)  # outermost: every line about a request carries its id
     app.include_router(videos.router)
     app.include_router(compat.router)
     app.include_router(models.router)
@@ -87,6 +98,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    if settings.console:
+        app.include_router(console_router())
 
     _install_error_handlers(app)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
@@ -102,10 +115,15 @@ async def _lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def running_services(
-    settings: Settings, *, with_engine: bool | None = None, seed_upstream: bool = True
+    settings: Settings,
+    *,
+    with_engine: bool | None = None,
+    seed_upstream: bool = True,
+    listen: bool = True,
 ) -> AsyncIterator[Services]:
     """Everything `serve`, `worker` and the operator commands run on. Only a running engine
-    talks upstream, so only then is the upstream client (or the built-in simulator) started."""
+    talks upstream, so only then is the upstream client (or the built-in simulator) started.
+    `listen`: follow other processes' signals (PostgreSQL only; see db/signals.py)."""
     db = Database(settings.resolved_database_url)
     log.info("data directory: %s", settings.data_dir.resolve())
     log.info("database: %s", settings.database_description)
@@ -131,6 +149,10 @@ async def running_services(
         tokens=TokenCache(ttl=settings.cache_seconds),
         secrets=box,
     )
+    listener = None
+    if listen and not db.is_sqlite:
+        handlers = {signals.TASKS: services.wake_engine, signals.CHANGES: services.forget_cached}
+        listener = asyncio.create_task(signals.Listener(db.url, handlers).run_forever())
     try:
         if settings.engine_enabled if with_engine is None else with_engine:
             async with _running_engine(settings, services, needs_simulator):
@@ -139,6 +161,9 @@ async def running_services(
             log.info("upstream: none in this process (the task engine is off)")
             yield services
     finally:
+        if listener is not None:
+            listener.cancel()
+            await asyncio.gather(listener, return_exceptions=True)
         await storage.aclose()
         await db.dispose()
 
@@ -292,11 +317,21 @@ def _allowed_methods(request: Request) -> list[str]:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    async def veorelay_error(request: Request, exc: Exception) -> JSONResponse:
+    async def veorelay_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, VeorelayError)
+        if wants_page(request):
+            response = error_page(request, exc.status, exc.message)
+            response.headers.update(exc.headers())
+            return response
         return JSONResponse(exc.to_body(), status_code=exc.status, headers=exc.headers())
 
-    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    async def sign_in_required(request: Request, exc: Exception) -> Response:
+        if wants_page(request):
+            return RedirectResponse("/console/sign-in", status_code=303)
+        error = AuthenticationFailed("Sign in to the console again.", code="signed_out")
+        return JSONResponse(error.to_body(), status_code=error.status)
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         first = exc.errors()[0] if exc.errors() else {}
         param = ".".join(str(p) for p in first.get("loc", [])[1:]) or None
@@ -308,10 +343,14 @@ def _install_error_handlers(app: FastAPI) -> None:
             error = InvalidRequest(message, param=param)
         else:
             error = ParseRequestFailed(message, param=param)
+        if wants_page(request):
+            return error_page(request, error.status, message)
         return JSONResponse(error.to_body(), status_code=error.status)
 
-    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 404 and wants_page(request):
+            return error_page(request, 404, "There is no such page in the console.")
         if exc.status_code == 404:
             error: VeorelayError = NotFound(f"No route for {request.method} {request.url.path}.")
         elif exc.status_code == 405:
@@ -331,6 +370,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(VeorelayError("Internal server error.").to_body(), status_code=500)
 
     app.add_exception_handler(VeorelayError, veorelay_error)
+    app.add_exception_handler(SignInRequired, sign_in_required)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected_error)

@@ -28,3 +28,8 @@ class Services:
     def wake_engine(self) -> None:
         if self.engine is not None:
             self.engine.wake()
+
+    def forget_cached(self) -> None:
+        """An operator changed something (maybe in another process): read it afresh."""
+        self.tokens.clear()
+        self.prices.invalidate()

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `veorelay serve` listens on.")
     port: int = Field(8000, description="Port `veorelay serve` listens on.")
     log_level: str = Field("info", description="debug, info, warning or error.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text, or json: one object per line with request and task ids."
+    )
     access_log: bool = Field(
         True, description="Log each request (method, path, status, duration) at info level."
     )
@@ -60,6 +63,10 @@ class Settings(BaseSettings):
     )
     metrics_key: SecretStr | None = Field(
         None, description="Bearer key for /metrics; unset: /metrics answers loopback clients only."
+    )
+    console: bool = Field(True, description="Serve the web console at /console.")
+    console_session_seconds: float = Field(
+        12 * 3600, gt=0, description="How long a console sign-in lasts."
     )
     cache_seconds: float = Field(
         5.0, ge=0, description="How long token lookups and prices are cached per process."

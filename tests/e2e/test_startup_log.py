@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 from pathlib import Path
 
@@ -79,3 +80,40 @@ def test_builtin_simulator_with_a_shared_database_warns(tmp_path: Path) -> None:
 def test_no_warning_for_the_builtin_simulator_with_its_own_database(tmp_path: Path) -> None:
     log = interrupt(serve(tmp_path))
     assert "must use the same VEORELAY_DATA_DIR" not in log
+
+
+def test_json_logs_follow_a_request_id_from_the_create_to_the_finished_video(
+    tmp_path: Path,
+) -> None:
+    gateway = serve(tmp_path, VEORELAY_LOG_FORMAT="json")
+    try:
+        token = gateway.token("2")[0]
+        headers = {"Authorization": f"Bearer {token}", "X-Request-Id": "trace-42.a"}
+        created = httpx.post(
+            f"{gateway.url}/v1/videos",
+            headers=headers,
+            json={"model": "veo-3.1-fast-generate-preview", "prompt": "logs", "seconds": "4"},
+        )
+        assert created.headers["x-request-id"] == "trace-42.a"
+        video = gateway.client(token).videos.poll(created.json()["id"])
+        assert video.status == "completed"
+        fresh = httpx.get(
+            f"{gateway.url}/v1/videos/{video.id}", headers={**headers, "X-Request-Id": "not sane!"}
+        )
+        minted = fresh.headers["x-request-id"]
+        assert minted.startswith("req_")
+    finally:
+        log = interrupt(gateway)
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert lines, "no JSON lines"
+    assert all({"time", "level", "logger", "message"} <= line.keys() for line in lines)
+    traced = [line for line in lines if line.get("request_id") == "trace-42.a"]
+    messages = [line["message"] for line in traced]
+    assert any(m.startswith("POST /v1/videos 200") for m in messages)  # the access line
+    engine = [line for line in traced if line["logger"].startswith("veorelay.engine")]
+    assert any("submitted as" in line["message"] for line in engine)
+    assert any("completed" in line["message"] for line in engine)
+    assert {line["task_id"] for line in engine} == {video.id}
+    assert any(line.get("request_id") == minted for line in lines)
+    not_json = [line for line in log.splitlines() if line.strip() and not line.startswith("{")]
+    assert not not_json, not_json[:3]

@@ -6,14 +6,16 @@ import os
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import TEST_PART_SIZE
-from tests.s3 import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, s3_client
+from tests.s3 import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, new_bucket, s3_client
 from veorelay.core.ranges import ByteRange
 from veorelay.storage.base import (
     OpenedVideo,
     RangeNotSatisfiable,
+    RedirectedVideo,
     StoredVideo,
     StreamedVideo,
     VideoStorage,
@@ -141,3 +143,30 @@ async def test_s3_passes_a_range_through(
     assert await read_all(video) == data[span[0] : span[1] + 1]
     with pytest.raises(RangeNotSatisfiable):
         await storage.open(KEY, ByteRange(1000, None))
+
+
+async def test_s3_in_redirect_mode_presigns_unless_told_to_stream(
+    s3_server: str, tmp_path: Path
+) -> None:
+    storage = await S3Storage.connect(
+        new_bucket(s3_server),
+        spool=tmp_path,
+        endpoint_url=s3_server,
+        region=REGION,
+        access_key_id=ACCESS_KEY_ID,
+        secret_access_key=SECRET_ACCESS_KEY,
+        redirect_seconds=60,
+    )
+    try:
+        data = os.urandom(1000)
+        await storage.put_file(KEY, spool_file(storage, data))
+        redirected = await storage.open(KEY, filename="video_ab01.mp4")
+        assert isinstance(redirected, RedirectedVideo)
+        async with httpx.AsyncClient() as http:
+            answer = await http.get(redirected.url)
+        assert (answer.status_code, answer.content) == (200, data)
+        assert answer.headers["content-disposition"] == 'attachment; filename="video_ab01.mp4"'
+        assert await read_all(await storage.open(KEY, redirect=False)) == data
+        assert await storage.open("videos/ab/none.mp4") is None
+    finally:
+        await storage.aclose()

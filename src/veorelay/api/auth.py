@@ -20,6 +20,9 @@ class TokenCache:
         self._max = max_entries
         self._entries: dict[str, tuple[TokenIdentity, float]] = {}
 
+    def clear(self) -> None:
+        self._entries.clear()
+
     async def authenticate(self, db: Database, authorization: str | None) -> TokenIdentity:
         secret = _bearer(authorization)
         now = time.monotonic()

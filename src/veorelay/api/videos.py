@@ -23,13 +23,17 @@ from veorelay.api.schemas import (
 from veorelay.core import idempotency, pricing, retention
 from veorelay.core.access import check_model
 from veorelay.core.lifecycle import TaskState
+from veorelay.core.models import VideoSpec
 from veorelay.core.params import parse_video_request
 from veorelay.core.ranges import parse_range
 from veorelay.db import idempotency as idempotency_db
 from veorelay.db import tasks as task_db
+from veorelay.db.accounts import TokenIdentity
 from veorelay.db.tasks import Task
 from veorelay.errors import Conflict, NotFound, PermissionDenied, ServiceUnavailable
+from veorelay.logs import REQUEST_ID
 from veorelay.media.images import check_image_decodes
+from veorelay.services import Services
 from veorelay.storage.base import RangeNotSatisfiable
 
 router = APIRouter(tags=["videos"])
@@ -91,15 +95,7 @@ async def create_video(
         await asyncio.to_thread(check_image_decodes, spec.image)
     settings = services.settings
     token = identity.settings
-    multiplier = await services.prices.multiplier(token.group_name)
-    if multiplier is None:
-        raise PermissionDenied(
-            f"The token's group {token.group_name!r} does not exist.", code="group_not_found"
-        )
-    unservable = await services.prices.unservable(spec.model, token.group_name)
-    if unservable is not None:
-        raise ServiceUnavailable(unservable.message, code=unservable.code, param="model")
-    price = await services.prices.price(spec.model)
+    price_micros = await quote_for(services, identity, spec)
     scale = settings.effective_engine_time_scale
     new = task_db.NewTask(
         spec=spec,
@@ -107,10 +103,11 @@ async def create_video(
         token_id=identity.token_id,
         group_name=token.group_name,
         upstream_model=spec.model,  # until a channel takes it and maps it (engine/dispatch.py)
-        price_micros=pricing.quote(spec, price, token.billing_mode, multiplier),
+        price_micros=price_micros,
         expected_render_seconds=await services.render_times.expected(spec.model, spec.resolution),
         timeout_seconds=settings.task_timeout_seconds * scale,
         policy=identity.policy,
+        request_id=REQUEST_ID.get(),
     )
     for _ in range(MAX_CLAIM_ATTEMPTS):
         now = time.time()
@@ -131,6 +128,21 @@ async def create_video(
         services.wake_engine()
         return _video_response(task, now)
     raise ServiceUnavailable("The idempotency key is changing hands; retry the request.")
+
+
+async def quote_for(services: Services, identity: TokenIdentity, spec: VideoSpec) -> int:
+    """What `spec` costs this token now, or the error a create would answer instead."""
+    group = identity.settings.group_name
+    multiplier = await services.prices.multiplier(group)
+    if multiplier is None:
+        raise PermissionDenied(
+            f"The token's group {group!r} does not exist.", code="group_not_found"
+        )
+    unservable = await services.prices.unservable(spec.model, group)
+    if unservable is not None:
+        raise ServiceUnavailable(unservable.message, code=unservable.code, param="model")
+    price = await services.prices.price(spec.model)
+    return pricing.quote(spec, price, identity.settings.billing_mode, multiplier)
 
 
 async def _replay(
@@ -246,6 +258,19 @@ async def download_video(
     `VEORELAY_S3_PRESIGNED_REDIRECT_SECONDS` a 302 to a short-lived URL. The file is opened
     before anything is answered: a delete a moment later cannot cut the answer short, and a
     delete a moment earlier is a 404 like any deleted video."""
+    return await video_content(video_id, identity, services, request)
+
+
+async def video_content(
+    video_id: str,
+    identity: TokenIdentity,
+    services: Services,
+    request: Request,
+    *,
+    redirect: bool = True,
+) -> Response:
+    """The content answer for `request` (its Range, GET or HEAD); `redirect` False always
+    sends the bytes (a page whose policy allows media from us only)."""
     task = await own_task(services, video_id, identity.account_id)
     if task.state is not TaskState.COMPLETED:
         if task.state in (TaskState.FAILED, TaskState.CANCELLED):
@@ -263,6 +288,7 @@ async def download_video(
                 parse_range(request.headers.get("range")),
                 body=request.method != "HEAD",
                 filename=f"{task.id}.mp4",
+                redirect=redirect,
             )
         except RangeNotSatisfiable as exc:
             return range_not_satisfiable(exc.size)

@@ -40,13 +40,10 @@ console = Console(stderr=True)
 log = logging.getLogger("veorelay")
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Their debug lines carry signed request headers; our own log says what matters.
-    for chatty in ("httpx", "botocore", "aiobotocore"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+def _setup_logging(settings: Settings) -> None:
+    from veorelay.logs import setup_logging
+
+    setup_logging(settings.log_level, settings.log_format)
 
 
 @app.command()
@@ -59,7 +56,7 @@ def serve(
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
-    _setup_logging(settings.log_level)
+    _setup_logging(settings)
     server = _GatewayServer(
         uvicorn.Config(
             create_app(settings),
@@ -104,7 +101,7 @@ def worker() -> None:
     from veorelay.app import running_services
 
     settings = Settings()
-    _setup_logging(settings.log_level)
+    _setup_logging(settings)
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -201,7 +198,7 @@ def simulator(
     from veorelay.simulator.owners import Limits
 
     settings = Settings()
-    _setup_logging(settings.log_level)
+    _setup_logging(settings)
     projects = {p.strip() for p in (vertex_projects or "").split(",") if p.strip()}
     try:
         fault_rates = parse_faults(faults)

@@ -66,7 +66,9 @@ def run(call: Callable[[Services], Awaitable[Any]]) -> tuple[Any, bool]:
 
     async def main() -> tuple[Any, bool]:
         created = not (existed if existed is not None else await has_schema(url))
-        async with running_services(settings, with_engine=False, seed_upstream=False) as services:
+        async with running_services(
+            settings, with_engine=False, seed_upstream=False, listen=False
+        ) as services:
             return await call(services), created
 
     try:

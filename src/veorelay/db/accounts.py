@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from veorelay import billing
 from veorelay.core.access import TokenPolicy
@@ -150,7 +151,16 @@ _IDENTITY = (
 
 async def find_token(conn: ReadConnection, secret: str) -> TokenIdentity | None:
     """The token with this secret, unless it or its account was deleted."""
-    row = (await conn.execute(_IDENTITY.where(tokens.c.secret_hash == hash_secret(secret)))).first()
+    return await _identity(conn, tokens.c.secret_hash == hash_secret(secret))
+
+
+async def find_token_by_id(conn: ReadConnection, token_id: str) -> TokenIdentity | None:
+    """The same, by id: a console session remembers its token's id, never its secret."""
+    return await _identity(conn, tokens.c.id == token_id)
+
+
+async def _identity(conn: ReadConnection, where: ColumnElement[bool]) -> TokenIdentity | None:
+    row = (await conn.execute(_IDENTITY.where(where))).first()
     if row is None:
         return None
     settings = _settings(row)

@@ -167,6 +167,7 @@ tasks = Table(
     Column("submits", Integer, nullable=False, server_default="0"),  # submit calls made
     Column("resubmits", Integer, nullable=False, server_default="0"),  # after a crash mid-submit
     Column("expires_at", Double, nullable=True),  # completed: when its file is swept
+    Column("request_id", String(64), nullable=True),  # the create's X-Request-Id (logs.py)
     Index("ix_tasks_due", "state", "next_attempt_at"),
     Index("ix_tasks_channel_state", "channel_id", "state"),
     Index("ix_tasks_account_created", "account_id", "created_at"),
@@ -263,4 +264,44 @@ idempotency_keys = Table(
     Column("task_id", String(40), nullable=False),
     Column("created_at", Double, nullable=False),
     Index("ix_idempotency_keys_created", "created_at"),
+)
+
+# Web console sign-ins (console/sessions.py). Only the hash of the cookie's secret is kept, so
+# a copy of the database signs nobody in. `token_id` is set for a customer, None for the operator.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("role", String(20), nullable=False),  # "customer" or "operator"
+    Column("account_id", String(40), nullable=True),
+    Column("token_id", String(40), nullable=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False, index=True),
+)
+
+# Console sign-ins a token holder makes for people who should not handle the token itself: a
+# username and password (scrypt) that sign in as that token.
+console_logins = Table(
+    "console_logins",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("username", String(100), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("account_id", String(40), nullable=False, index=True),
+    Column("token_id", String(40), nullable=False),
+    Column("created_at", Double, nullable=False),
+)
+
+# Every operator change, through the admin API, the console or the CLI (db/audit.py).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Double, nullable=False, index=True),
+    Column("actor", String(80), nullable=False),  # "admin-api", "console", "cli"
+    Column("action", String(80), nullable=False),  # e.g. "account.top_up"
+    Column("target", String(200), nullable=True),
+    Column("before", JSON, nullable=True),
+    Column("after", JSON, nullable=True),
 )

@@ -34,6 +34,7 @@ from veorelay.core.lifecycle import (
 )
 from veorelay.core.models import AspectRatio, ImageInput, Resolution, VideoSpec
 from veorelay.core.scheduling import Candidate
+from veorelay.db import signals
 from veorelay.db.database import ReadConnection
 from veorelay.db.tables import task_inputs, tasks, tokens
 
@@ -93,6 +94,7 @@ class Task:
     submits: int = 0
     resubmits: int = 0
     expires_at: float | None = None
+    request_id: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Task:
@@ -133,6 +135,7 @@ class NewTask:
     timeout_seconds: float
     group_name: str = "default"
     policy: TokenPolicy = field(default_factory=TokenPolicy)
+    request_id: str | None = None  # for the logs (logs.py)
 
 
 async def create_task(
@@ -198,6 +201,7 @@ async def create_task(
         "deadline_at": now + new.timeout_seconds,
         "created_at": now,
         "updated_at": now,
+        "request_id": new.request_id,
     }
     row = (await conn.execute(insert(tasks).values(**values).returning(*_COLUMNS))).one()
     if spec.image is not None:
@@ -206,6 +210,7 @@ async def create_task(
                 task_id=task_id, mime_type=spec.image.mime_type, data=spec.image.data
             )
         )
+    await signals.notify(conn, signals.TASKS)  # engines in other processes look now
     return Task.from_row(row)
 
 

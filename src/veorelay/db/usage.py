@@ -153,3 +153,9 @@ async def ledger_page(
         query = query.where(ledger.c.id < before_id)
     rows = await conn.execute(query.order_by(ledger.c.id.desc()).limit(limit))
     return [dict(row._mapping) for row in rows]
+
+
+async def state_counts(conn: ReadConnection, where: UsageFilter) -> dict[str, int]:
+    """How many tasks are in each state."""
+    query = select(tasks.c.state, func.count()).where(*where.clauses()).group_by(tasks.c.state)
+    return {state: count for state, count in await conn.execute(query)}

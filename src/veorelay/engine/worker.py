@@ -22,6 +22,7 @@ from veorelay.engine import maintenance, retention
 from veorelay.engine.dispatch import dispatch
 from veorelay.engine.retention import RetentionPolicy
 from veorelay.engine.steps import StepContext, run_step
+from veorelay.logs import REQUEST_ID, TASK_ID
 from veorelay.storage.base import VideoStorage
 
 log = logging.getLogger("veorelay.engine")
@@ -200,6 +201,8 @@ class Engine:
         self._wakeup.set()  # a slot is free, and the step may have made more work due
 
     async def _run_leased(self, task: Task) -> None:
+        TASK_ID.set(task.id)  # this asyncio task's own context: every line of the step
+        REQUEST_ID.set(task.request_id)
         heartbeat = asyncio.create_task(self._keep_lease(task))
         try:
             await run_step(self.ctx, task)

@@ -84,11 +84,13 @@ class VideoStorage(Protocol):
         *,
         body: bool = True,
         filename: str | None = None,
+        redirect: bool = True,
     ) -> StoredVideo | None:
         """How to answer a download of `key` (`byte_range` as the client asked; `body` False
         for HEAD; `filename` for a browser's save dialog), or None if it is not stored
         (deleted, expired). May raise RangeNotSatisfiable. A backend that answers with a
-        local file leaves the range to the caller."""
+        local file leaves the range to the caller; one that can redirect does so only if
+        `redirect`."""
         ...
 
     async def delete(self, key: str) -> None:

@@ -57,6 +57,7 @@ class FilesystemStorage:
         *,
         body: bool = True,
         filename: str | None = None,
+        redirect: bool = True,
     ) -> OpenedVideo | None:
         path = self._path(key)
 

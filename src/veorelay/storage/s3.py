@@ -173,8 +173,9 @@ class S3Storage:
         *,
         body: bool = True,
         filename: str | None = None,
+        redirect: bool = True,
     ) -> StreamedVideo | RedirectedVideo | None:
-        if self.redirect_seconds:
+        if self.redirect_seconds and redirect:
             return await self._presigned(key, filename)
         if not body:
             return await self._head_only(key, byte_range)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, StrictBool
 
 from veorelay import billing
 from veorelay.api.admin import schemas
+from veorelay.api.admin.audited import audited
 from veorelay.api.admin.common import Usd, admin_router, micros, money
 from veorelay.api.deps import ServicesDep
 from veorelay.api.fields import MAX_INT32, Name, Note, Positive32, checked
@@ -51,6 +52,7 @@ def opening_balance(body: AccountCreate) -> int:
 
 
 @router.post("/accounts", response_model=schemas.Account)
+@audited("account.create")
 async def create_account(body: AccountCreate, services: ServicesDep) -> dict[str, Any]:
     balance = opening_balance(body)
     async with services.db.write() as conn:
@@ -70,6 +72,7 @@ async def get_account(account_id: str, services: ServicesDep) -> dict[str, Any]:
 
 
 @router.patch("/accounts/{account_id}", response_model=schemas.Account)
+@audited("account.update", "account_id", account_json)
 async def update_account(
     account_id: str, body: AccountUpdate, services: ServicesDep
 ) -> dict[str, Any]:
@@ -84,6 +87,7 @@ async def update_account(
 
 
 @router.delete("/accounts/{account_id}", response_model=schemas.Deleted)
+@audited("account.delete", "account_id", account_json)
 async def delete_account(account_id: str, services: ServicesDep) -> dict[str, Any]:
     """Delete an account with nothing left on it (zero balance, no video in progress), and
     its tokens. Its ledger and usage stay for the books; the id answers 404 afterwards.
@@ -95,6 +99,7 @@ async def delete_account(account_id: str, services: ServicesDep) -> dict[str, An
 
 
 @router.post("/accounts/{account_id}/top-ups", response_model=schemas.Account)
+@audited("account.top_up", "account_id", account_json)
 async def top_up(account_id: str, body: MoneyChange, services: ServicesDep) -> dict[str, Any]:
     amount = micros(body.amount_usd, "amount_usd")
     if amount <= 0:
@@ -106,6 +111,7 @@ async def top_up(account_id: str, body: MoneyChange, services: ServicesDep) -> d
 
 
 @router.post("/accounts/{account_id}/adjustments", response_model=schemas.Account)
+@audited("account.adjust", "account_id", account_json)
 async def adjust(account_id: str, body: MoneyChange, services: ServicesDep) -> dict[str, Any]:
     amount = micros(body.amount_usd, "amount_usd")
     await account_json(services, account_id)

@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from veorelay.api.admin import schemas
+from veorelay.api.admin.audited import audited
 from veorelay.api.admin.common import Usd, admin_router, price_micros, usd
 from veorelay.api.deps import ServicesDep
 from veorelay.api.fields import GroupName, ModelName, Note, checked
@@ -22,6 +23,7 @@ from veorelay.db import catalog
 from veorelay.db.accounts import DEFAULT_GROUP
 from veorelay.db.tables import groups, tokens
 from veorelay.errors import Conflict, InvalidRequest, NotFound
+from veorelay.services import Services
 
 router = admin_router()
 
@@ -40,7 +42,17 @@ async def list_groups(services: ServicesDep) -> dict[str, Any]:
     }
 
 
+async def _group_json(services: Services, name: str) -> dict[str, Any]:
+    async with services.db.read() as conn:
+        rows = await catalog.list_groups(conn)
+    for row in rows:
+        if row["name"] == name:
+            return dict(row)
+    raise NotFound(f"No group {name!r}.", param="name")
+
+
 @router.put("/groups/{name}", response_model=schemas.Group)
+@audited("group.put", "name", _group_json)
 async def put_group(name: GroupName, body: GroupBody, services: ServicesDep) -> dict[str, Any]:
     checked(GroupName, name, "name")  # the command line calls this directly
     try:
@@ -54,6 +66,7 @@ async def put_group(name: GroupName, body: GroupBody, services: ServicesDep) -> 
 
 
 @router.delete("/groups/{name}", response_model=schemas.GroupDeleted)
+@audited("group.delete", "name", _group_json)
 async def delete_group(name: str, services: ServicesDep) -> dict[str, Any]:
     if name == DEFAULT_GROUP:
         raise Conflict(
@@ -113,6 +126,14 @@ def _model_json(price: ModelPrice) -> dict[str, Any]:
     }
 
 
+async def _model_loaded(services: Services, model: str) -> dict[str, Any]:
+    async with services.db.read() as conn:
+        price = await catalog.get_model_price(conn, model)
+    if price is None:
+        raise NotFound(f"No model {model!r}.", param="model")
+    return _model_json(price)
+
+
 def _refuse_upstream_model(body: ModelBody | ModelPatch) -> None:
     """Silently dropping it would send the model as it is named; say where it went instead."""
     if body.upstream_model is not None:
@@ -137,6 +158,7 @@ async def list_models(services: ServicesDep) -> dict[str, Any]:
 
 
 @router.put("/models/{model}", response_model=schemas.ModelPrice)
+@audited("model.put", "model", _model_loaded)
 async def put_model(model: ModelName, body: ModelBody, services: ServicesDep) -> dict[str, Any]:
     """Add a model or replace all its settings."""
     checked(ModelName, model, "model")
@@ -156,6 +178,7 @@ async def put_model(model: ModelName, body: ModelBody, services: ServicesDep) ->
 
 
 @router.patch("/models/{model}", response_model=schemas.ModelPrice)
+@audited("model.patch", "model", _model_loaded)
 async def patch_model(model: ModelName, body: ModelPatch, services: ServicesDep) -> dict[str, Any]:
     """Change some of a model's settings (or add a model, which then needs a price)."""
     checked(ModelName, model, "model")  # the command line calls this directly
@@ -188,6 +211,7 @@ async def _store(conn: AsyncConnection, price: ModelPrice, description: str | No
 
 
 @router.delete("/models/{model}", response_model=schemas.Deleted)
+@audited("model.delete", "model", _model_loaded)
 async def delete_model(model: str, services: ServicesDep) -> dict[str, Any]:
     """Stop offering a model and drop it from the list (PUT brings it back). Tasks that used
     it keep their record. (To pause a model, PATCH it with enabled: false.)"""

@@ -11,6 +11,7 @@ import httpx
 from pydantic import BaseModel, Field, StrictBool, StrictInt, StringConstraints
 from sqlalchemy import func, select
 
+from veorelay.api.admin.audited import audited
 from veorelay.api.admin.common import Usd, admin_router, micros, usd
 from veorelay.api.deps import ServicesDep
 from veorelay.api.fields import GroupName, ModelName, Storable, checked
@@ -189,6 +190,10 @@ async def _show(services: Services, channel_id: str, with_events: bool = True) -
     return _view(found, load.get(channel_id, 0), events)
 
 
+async def _shown(services: Services, name: str) -> dict[str, Any]:
+    return await _show(services, (await _find(services, name)).id, with_events=False)
+
+
 def _costs(given: CostTable) -> dict[str, dict[Resolution, int]]:
     return {
         model: {res: _non_negative(micros(v, "costs"), "costs") for res, v in table.items()}
@@ -223,6 +228,7 @@ async def list_channels(services: ServicesDep) -> dict[str, Any]:
 
 
 @router.post("/channels", response_model=ChannelView)
+@audited("channel.create")
 async def create_channel(body: ChannelCreate, services: ServicesDep) -> dict[str, Any]:
     """Add a channel. Without `models` it serves every model on offer, mapped to the ids its
     kind serves (Vertex: the GA `-001` ids)."""
@@ -299,6 +305,7 @@ async def get_channel(name: str, services: ServicesDep) -> dict[str, Any]:
 
 
 @router.patch("/channels/{name}", response_model=ChannelView)
+@audited("channel.update", "name", _shown)
 async def update_channel(name: str, body: ChannelUpdate, services: ServicesDep) -> dict[str, Any]:
     given = body.model_dump(exclude_unset=True)
     now = time.time()
@@ -361,6 +368,7 @@ async def update_channel(name: str, body: ChannelUpdate, services: ServicesDep) 
 
 
 @router.post("/channels/{name}/enable", response_model=ChannelView)
+@audited("channel.enable", "name", _shown)
 async def enable_channel(name: str, services: ServicesDep) -> dict[str, Any]:
     """Turn a channel on; this also clears a credentials or unreachable state and marks its
     models available again (the next call shows whether the fix worked)."""
@@ -380,6 +388,7 @@ async def enable_channel(name: str, services: ServicesDep) -> dict[str, Any]:
 
 
 @router.post("/channels/{name}/disable", response_model=ChannelView)
+@audited("channel.disable", "name", _shown)
 async def disable_channel(name: str, services: ServicesDep) -> dict[str, Any]:
     """Stop sending new work to a channel; operations already running on it finish."""
     channel = await _find(services, name)
@@ -392,6 +401,7 @@ async def disable_channel(name: str, services: ServicesDep) -> dict[str, Any]:
 
 
 @router.delete("/channels/{name}", response_model=ChannelDeleted)
+@audited("channel.delete", "name", _shown)
 async def delete_channel(name: str, services: ServicesDep) -> dict[str, Any]:
     """Delete a channel with no task in progress on it (disable it and wait, first). Its
     secret is erased; tasks that ran on it keep their record."""
@@ -428,6 +438,7 @@ async def delete_channel(name: str, services: ServicesDep) -> dict[str, Any]:
 
 
 @router.post("/channels/{name}/test", response_model=ChannelTest)
+@audited("channel.test", "name", _shown)  # a test can change a channel's health
 async def test_channel(name: str, services: ServicesDep) -> dict[str, Any]:
     """One cheap authenticated call upstream; reports what Google answered. A pass brings a
     channel out of a credentials or unreachable state; refused credentials put it in one."""

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import StrictFloat, StrictInt, StrictStr
 
+from veorelay.api.admin.audited import ACTOR
 from veorelay.api.schemas import ErrorBody
 from veorelay.core.pricing import micros_to_usd, price_to_micros, usd_to_micros
 from veorelay.errors import AuthenticationFailed, InvalidRequest, PermissionDenied
@@ -38,6 +39,7 @@ async def require_admin(
         secret.strip().encode(), key.get_secret_value().encode()
     ):
         raise AuthenticationFailed("Invalid admin key.", code="invalid_admin_key")
+    ACTOR.set("admin-api")
 
 
 def admin_router() -> APIRouter:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, StrictBool, field_validator
 
 from veorelay.api.admin import schemas
 from veorelay.api.admin.accounts import account_json
+from veorelay.api.admin.audited import audited
 from veorelay.api.admin.common import Usd, admin_router, micros, money
 from veorelay.api.deps import ServicesDep
 from veorelay.api.fields import GroupName, ModelName, Name, Ref
@@ -85,6 +86,7 @@ async def _token(services: Services, token_id: str) -> dict[str, Any]:
 
 
 @router.post("/tokens", response_model=schemas.TokenCreated)
+@audited("token.create")
 async def create_token(body: TokenCreate, services: ServicesDep) -> dict[str, Any]:
     """Create a token; the secret is in this answer only."""
     await account_json(services, body.account_id)
@@ -122,6 +124,7 @@ async def get_token(token_id: str, services: ServicesDep) -> dict[str, Any]:
 
 
 @router.patch("/tokens/{token_id}", response_model=schemas.Token)
+@audited("token.update", "token_id", _token)
 async def update_token(token_id: str, body: TokenUpdate, services: ServicesDep) -> dict[str, Any]:
     changes = body.changes()
     await _check_group(services, changes)
@@ -133,6 +136,7 @@ async def update_token(token_id: str, body: TokenUpdate, services: ServicesDep) 
 
 
 @router.delete("/tokens/{token_id}", response_model=schemas.Deleted)
+@audited("token.delete", "token_id", _token)
 async def delete_token(token_id: str, services: ServicesDep) -> dict[str, Any]:
     """Delete a token for good: it stops working (401) and answers 404 here. Its tasks and
     usage stay attributable to its id. (To pause a token, PATCH it with enabled: false.)"""

@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from veorelay.api.admin import schemas
+from veorelay.api.admin.audited import audited
 from veorelay.api.admin.common import Usd, admin_router, micros, money, usd
 from veorelay.api.deps import ServicesDep
 from veorelay.core.lifecycle import TaskState
@@ -31,6 +32,7 @@ class BatchBody(BaseModel):
 
 
 @router.post("/redemption-codes", response_model=schemas.RedemptionBatch)
+@audited("codes.create")
 async def create_codes(body: BatchBody, services: ServicesDep) -> dict[str, Any]:
     """A batch of codes; the codes themselves are in this answer only."""
     amount = micros(body.amount_usd, "amount_usd")
@@ -56,7 +58,12 @@ async def get_code(code_id: str, services: ServicesDep) -> dict[str, Any]:
     return money(found)
 
 
+async def _code(services: Services, code_id: str) -> dict[str, Any]:
+    return await get_code(code_id, services)
+
+
 @router.post("/redemption-codes/{code_id}/revoke", response_model=schemas.RedemptionCode)
+@audited("code.revoke", "code_id", _code)
 async def revoke_code(code_id: str, services: ServicesDep) -> dict[str, Any]:
     """Revoke a code not yet redeemed (a redeemed one stays as it is: the money was credited)."""
     async with services.db.write() as conn:
@@ -68,6 +75,7 @@ async def revoke_code(code_id: str, services: ServicesDep) -> dict[str, Any]:
 
 
 @router.post("/redemption-batches/{batch_id}/revoke", response_model=schemas.BatchRevoked)
+@audited("codes.revoke_batch", "batch_id")
 async def revoke_batch(batch_id: str, services: ServicesDep) -> dict[str, Any]:
     """Revoke every code of a batch that is not redeemed yet."""
     async with services.db.write() as conn:
