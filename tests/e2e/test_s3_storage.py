@@ -46,11 +46,14 @@ def gateway(
 
 
 @pytest.fixture(scope="module")
-def redirecting(
-    tmp_path_factory: pytest.TempPathFactory, s3_server: str, bucket: str
-) -> Iterator[Gateway]:
+def redirecting(tmp_path_factory: pytest.TempPathFactory, s3_server: str) -> Iterator[Gateway]:
+    # A bucket of its own: a deployment's reconciler removes every key its database does not
+    # know, so two deployments never share a bucket and prefix.
     yield from s3_gateway(
-        tmp_path_factory, s3_server, bucket, VEORELAY_S3_PRESIGNED_REDIRECT_SECONDS="60"
+        tmp_path_factory,
+        s3_server,
+        new_bucket(s3_server),
+        VEORELAY_S3_PRESIGNED_REDIRECT_SECONDS="60",
     )
 
 
