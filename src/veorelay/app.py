@@ -26,7 +26,17 @@ from starlette.routing import Match
 
 from veorelay import __version__
 from veorelay.access_log import AccessLog
-from veorelay.api import account, admin, compat, health, metrics, models, videos
+from veorelay.api import (
+    account,
+    admin,
+    compat,
+    gemini_native,
+    health,
+    metrics,
+    models,
+    videos,
+    webhooks,
+)
 from veorelay.api.auth import TokenCache
 from veorelay.api.cors import PublicCors
 from veorelay.api.limits import BodyReadTimeout, BodySizeLimit, NoNulInUrl
@@ -41,6 +51,7 @@ from veorelay.db import channels as channel_db
 from veorelay.db.database import Database
 from veorelay.db.migrate import upgrade
 from veorelay.engine.retention import ORPHAN_GRACE_SECONDS, RetentionPolicy
+from veorelay.engine.webhooks import WebhookSender
 from veorelay.engine.worker import Engine
 from veorelay.errors import (
     AuthenticationFailed,
@@ -93,8 +104,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(RequestIds)  # outermost: every line about a request carries its id
     app.include_router(videos.router)
     app.include_router(compat.router)
+    app.include_router(gemini_native.router)
     app.include_router(models.router)
     app.include_router(account.router)
+    app.include_router(webhooks.router)
     app.include_router(admin.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
@@ -197,7 +210,21 @@ async def _running_engine(
                 orphan_grace_seconds=ORPHAN_GRACE_SECONDS * scale,
             ),
         )
+        hooks = await stack.enter_async_context(
+            httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
+        )
+        sender = WebhookSender(
+            services.db,
+            services.secrets,
+            hooks,
+            time_scale=settings.effective_webhook_time_scale,
+            allow_private=settings.webhook_allow_private,
+            timeout_seconds=settings.webhook_timeout_seconds,
+            disable_after_seconds=settings.webhook_disable_after_seconds,
+            tick_seconds=settings.engine_tick_seconds,
+        )
         engine_task = asyncio.create_task(services.engine.run_forever())
+        sender_task = asyncio.create_task(sender.run_forever())
         try:
             yield
         finally:
@@ -205,8 +232,9 @@ async def _running_engine(
                 "stopping: steps in flight may finish for up to %s s",
                 settings.engine_drain_seconds,
             )
+            sender_task.cancel()
             engine_task.cancel()
-            await asyncio.gather(engine_task, return_exceptions=True)
+            await asyncio.gather(engine_task, sender_task, return_exceptions=True)
             log.info("task engine stopped; unfinished tasks carry on at the next start")
 
 
@@ -323,7 +351,9 @@ def _install_error_handlers(app: FastAPI) -> None:
             response = error_page(request, exc.status, exc.message)
             response.headers.update(exc.headers())
             return response
-        return JSONResponse(exc.to_body(), status_code=exc.status, headers=exc.headers())
+        return JSONResponse(
+            exc.body_for(request.url.path), status_code=exc.status, headers=exc.headers()
+        )
 
     async def sign_in_required(request: Request, exc: Exception) -> Response:
         if wants_page(request):
@@ -345,7 +375,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             error = ParseRequestFailed(message, param=param)
         if wants_page(request):
             return error_page(request, error.status, message)
-        return JSONResponse(error.to_body(), status_code=error.status)
+        return JSONResponse(error.body_for(request.url.path), status_code=error.status)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -363,11 +393,15 @@ def _install_error_handlers(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:  # RFC 9110: say which methods the path does allow
             headers["Allow"] = ", ".join(_allowed_methods(request))
-        return JSONResponse(error.to_body(), status_code=exc.status_code, headers=headers)
+        return JSONResponse(
+            error.body_for(request.url.path), status_code=exc.status_code, headers=headers
+        )
 
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(VeorelayError("Internal server error.").to_body(), status_code=500)
+        return JSONResponse(
+            VeorelayError("Internal server error.").body_for(request.url.path), status_code=500
+        )
 
     app.add_exception_handler(VeorelayError, veorelay_error)
     app.add_exception_handler(SignInRequired, sign_in_required)

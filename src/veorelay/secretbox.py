@@ -1,4 +1,5 @@
-"""Channel credentials encrypted at rest (Fernet: AES-128-CBC + HMAC-SHA256, `cryptography`).
+"""Channel credentials and webhook signing secrets encrypted at rest (Fernet: AES-128-CBC +
+HMAC-SHA256, `cryptography`).
 
 The key comes from `VEORELAY_SECRET_KEY`; without it one is generated once into
 `<data_dir>/secret.key` (mode 0600). Several replicas must share the same key.

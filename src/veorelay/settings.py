@@ -102,6 +102,23 @@ class Settings(BaseSettings):
     task_timeout_seconds: float = Field(
         1800.0, gt=0, description="A task not completed this long after creation fails (scaled)."
     )
+    webhook_allow_private: bool = Field(
+        False,
+        description="Let webhooks target loopback and private addresses (tests, internal hooks).",
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, description="How long one webhook attempt may take before it counts as failed."
+    )
+    webhook_time_scale: float | None = Field(
+        None,
+        gt=0,
+        description="Multiplies the webhook retry schedule; default: the engine's time scale.",
+    )
+    webhook_disable_after_seconds: float = Field(
+        5 * 24 * 3600.0,
+        gt=0,
+        description="An endpoint failing every attempt this long is disabled (scaled).",
+    )
     upstream_timeout_seconds: float = Field(60.0, gt=0, description="Per upstream HTTP call.")
 
     storage: Literal["filesystem", "s3"] = Field(
@@ -182,6 +199,12 @@ class Settings(BaseSettings):
         if self.engine_time_scale is not None:
             return self.engine_time_scale
         return self.simulator_time_scale if self.uses_simulator else 1.0
+
+    @property
+    def effective_webhook_time_scale(self) -> float:
+        if self.webhook_time_scale is not None:
+            return self.webhook_time_scale
+        return self.effective_engine_time_scale
 
     def price_table(self) -> dict[str, int]:
         """Per-call prices in micro-USD that seed the database's model table at start."""

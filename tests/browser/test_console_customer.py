@@ -75,6 +75,11 @@ def test_customer_creates_watches_downloads_and_makes_a_token(
     page.goto("/console/videos")
     expect(page.locator("article.video-card")).to_have_count(2)
     expect(page.locator("article.video-card video")).to_have_count(2)
+    poster = page.locator("article.video-card video").first.get_attribute("poster")
+    assert poster is not None
+    thumbnail = page.request.get(poster)  # the session's cookie, no secret in the URL
+    assert thumbnail.status == 200
+    assert thumbnail.headers["content-type"] == "image/webp"
     screenshot(page, "videos")
     page.goto("/console/dashboard")
     expect(page.locator("[data-test=balance]")).to_have_text("$4.40")  # two videos at $0.30

@@ -6,7 +6,7 @@ import asyncio
 import time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from tests.factories import balance, make_account, make_submitting, make_task
@@ -129,6 +129,26 @@ async def test_lease_takes_due_tasks_once(database: Database) -> None:
     assert [t.id for t in third] == [due.id]
     # Its first holder may have died mid-submit: counted, so a double render is visible.
     assert (third[0].submits, third[0].resubmits) == (2, 1)
+
+
+async def test_lease_takes_no_more_than_its_limit(database: Database) -> None:
+    """The engine's concurrency and submit limits rest on this, on PostgreSQL too (where an
+    UPDATE over a LIMITed, SKIP LOCKED subquery can take more rows than the limit)."""
+    token = await make_account(database)
+    now = time.time()
+    for _ in range(5):
+        await make_submitting(database, token, now=now - 1)
+    async with database.write() as conn:
+        taken = await task_db.lease_due(conn, now, lease_seconds=30, limit=1)
+    async with database.read() as conn:
+        leased = (
+            await conn.execute(text("SELECT count(*) FROM tasks WHERE lease_until IS NOT NULL"))
+        ).scalar()
+    assert len(taken) == 1
+    assert leased == 1
+    async with database.write() as conn:
+        rest = await task_db.lease_due(conn, now, lease_seconds=30, limit=10)
+    assert len(rest) == 4
 
 
 async def test_a_worker_whose_lease_expired_cannot_write(database: Database) -> None:

@@ -87,7 +87,17 @@ def test_the_openai_sdk_downloads_a_video_stored_in_s3(
     assert video.expires_at == pytest.approx(video.completed_at + 7 * 24 * 3600, abs=1)
     client.videos.download_content(video_id).write_to_file(tmp_path / "out.mp4")
     check_mp4(tmp_path / "out.mp4", 1280, 720, 6)
-    assert PREFIX + stored_key(gateway, video_id) in object_keys(s3_server, bucket)
+    key = PREFIX + stored_key(gateway, video_id)
+    stem = key.removesuffix(".mp4")
+    assert {key, f"{stem}-thumbnail.webp", f"{stem}-spritesheet.jpg"} <= set(
+        object_keys(s3_server, bucket)
+    )
+    thumbnail = httpx.get(
+        f"{gateway.url}/v1/videos/{video_id}/content?variant=thumbnail",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert (thumbnail.status_code, thumbnail.headers["content-type"]) == (200, "image/webp")
+    assert thumbnail.content[8:12] == b"WEBP"
     assert not list((gateway.data_dir / "videos").rglob("*.mp4"))  # nothing kept locally
     assert not list((gateway.data_dir / "spool").iterdir())
     ready = httpx.get(f"{gateway.url}/readyz")
@@ -127,7 +137,8 @@ def test_a_deleted_video_leaves_the_bucket(gateway: Gateway, s3_server: str, buc
     assert key in object_keys(s3_server, bucket)
     auth = {"Authorization": f"Bearer {token}"}
     assert httpx.delete(f"{gateway.url}/v1/videos/{video_id}", headers=auth).status_code == 200
-    assert key not in object_keys(s3_server, bucket)
+    stem = key.removesuffix(".mp4")
+    assert not [k for k in object_keys(s3_server, bucket) if k.startswith(stem)]  # previews too
     ((prompt,),) = gateway.query("SELECT prompt FROM tasks WHERE id = ?", video_id)
     assert prompt == ""
 

@@ -11,6 +11,7 @@ from tests.factories import make_account, make_completed, make_task, spec
 from tests.helpers import png_bytes
 from veorelay.core.lifecycle import Event, TaskState
 from veorelay.core.models import ImageInput
+from veorelay.core.variants import Variant, stored_key
 from veorelay.db import tasks as task_db
 from veorelay.db.database import Database
 from veorelay.db.tables import ledger, task_inputs, tasks
@@ -23,6 +24,10 @@ HOUR = 3600.0
 
 def key(n: int) -> str:
     return f"videos/0{n}/video_0{n}-0000000{n}.mp4"
+
+
+def thumbnail(video_key: str) -> str:
+    return stored_key(video_key, Variant.THUMBNAIL)
 
 
 async def store(storage: VideoStorage, *keys: str) -> None:
@@ -54,7 +59,7 @@ async def test_the_sweeper_removes_expired_videos_and_their_variants(
     legacy = await make_completed(
         database, token, key(3), completed_at=now - WEEK - 1, expires_at=None
     )
-    await store(storage, key(1), f"{key(1)}.thumb.jpg", key(2), key(3))
+    await store(storage, key(1), thumbnail(key(1)), key(2), key(3), thumbnail(key(3)))
 
     assert await sweep_expired(database, storage, now, WEEK) == 2
     assert await stored_keys(storage) == [key(2)]
@@ -80,18 +85,18 @@ async def test_the_reconciler_removes_orphans_and_reports_missing_files(
     )
     # The file of a download whose `completed` never got written (a crash in between).
     orphan = key(3)
-    await store(storage, key(1), f"{key(1)}.thumb.jpg", orphan, f"{orphan}.thumb.jpg")
+    await store(storage, key(1), thumbnail(key(1)), orphan, thumbnail(orphan))
 
     young = await reconcile(database, storage, now, grace_seconds=HOUR)
     assert (young.removed, young.kept_young, young.missing) == ([], 2, [missing.id])
     dry = await reconcile(database, storage, now + 2 * HOUR, grace_seconds=HOUR, remove=False)
-    assert dry.removed == [orphan, f"{orphan}.thumb.jpg"]
+    assert dry.removed == [thumbnail(orphan), orphan]
     assert len(await stored_keys(storage)) == 4
 
     done = await reconcile(database, storage, now + 2 * HOUR, grace_seconds=HOUR)
-    assert done.removed == [orphan, f"{orphan}.thumb.jpg"]
+    assert done.removed == [thumbnail(orphan), orphan]
     assert done.missing == [missing.id]
-    assert await stored_keys(storage) == [key(1), f"{key(1)}.thumb.jpg"]
+    assert await stored_keys(storage) == [thumbnail(key(1)), key(1)]
 
 
 async def test_old_finished_tasks_without_a_file_are_pruned(database: Database) -> None:

@@ -10,6 +10,7 @@ from veorelay.db.database import Database
 from veorelay.errors import AuthenticationFailed
 
 CACHE_SECONDS = 10.0
+BEARER_HINT = "Send Authorization: Bearer <token>."
 
 
 class TokenCache:
@@ -24,7 +25,11 @@ class TokenCache:
         self._entries.clear()
 
     async def authenticate(self, db: Database, authorization: str | None) -> TokenIdentity:
-        secret = _bearer(authorization)
+        """The token an `Authorization: Bearer <token>` header names."""
+        return await self.identify(db, _bearer(authorization), BEARER_HINT)
+
+    async def identify(self, db: Database, secret: str, hint: str) -> TokenIdentity:
+        """The token `secret` is; `hint` says how to send one, in the 401 if it is none."""
         now = time.monotonic()
         cached = self._entries.get(secret)
         if cached is not None and cached[1] > now:  # (ttl 0: never cached)
@@ -32,7 +37,7 @@ class TokenCache:
         async with db.read() as conn:
             identity = await accounts.find_token(conn, secret)
         if identity is None:
-            raise AuthenticationFailed("Invalid API token. Send Authorization: Bearer <token>.")
+            raise AuthenticationFailed(f"Invalid API token. {hint}")
         if self._ttl > 0:
             if len(self._entries) >= self._max:
                 self._entries.clear()

@@ -25,7 +25,7 @@ MAX_JSON_BYTES = 32 * 1024 * 1024  # room for a 20 MB image as base64
 async def read_create_body(request: Request) -> tuple[dict[str, Any], list[ImageInput]]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json" or content_type.endswith("+json"):
-        return await _read_json(request), []
+        return await read_json_body(request), []
     if content_type == "multipart/form-data" or content_type == "application/x-www-form-urlencoded":
         return await _read_form(request)
     raise UnsupportedMediaType(
@@ -33,7 +33,7 @@ async def read_create_body(request: Request) -> tuple[dict[str, Any], list[Image
     )
 
 
-async def _read_json(request: Request) -> dict[str, Any]:
+async def read_json_body(request: Request) -> dict[str, Any]:
     body = bytearray()  # appending to bytes would copy the whole body each time
     async for chunk in request.stream():
         body += chunk

@@ -19,11 +19,17 @@ class VideoFileResponse(FileResponse):
     # Each chunk is one hand-off to a worker thread; 1 MiB chunks make a video a few hand-offs.
     chunk_size = 1024 * 1024
 
-    def __init__(self, video: OpenedVideo, filename: str, status_code: int = 200):
+    def __init__(
+        self,
+        video: OpenedVideo,
+        filename: str,
+        status_code: int = 200,
+        media_type: str = "video/mp4",
+    ):
         super().__init__(
             video.path,
             status_code=status_code,
-            media_type="video/mp4",
+            media_type=media_type,
             filename=filename,
             content_disposition_type="attachment",
             stat_result=video.stat,  # never stat the path again: it may be gone by now
@@ -47,7 +53,7 @@ class VideoFileResponse(FileResponse):
 class VideoStreamResponse(StreamingResponse):
     """A video (or a range of it) relayed from a remote store as it arrives."""
 
-    def __init__(self, video: StreamedVideo, filename: str):
+    def __init__(self, video: StreamedVideo, filename: str, media_type: str = "video/mp4"):
         headers = {
             "accept-ranges": "bytes",
             "content-length": str(video.last - video.first + 1),
@@ -62,7 +68,7 @@ class VideoStreamResponse(StreamingResponse):
         super().__init__(
             video.chunks or _no_chunks(),
             status_code=206 if video.partial else 200,
-            media_type="video/mp4",
+            media_type=media_type,
             headers=headers,
         )
         self.video = video
@@ -79,12 +85,12 @@ async def _no_chunks() -> AsyncIterator[bytes]:
     yield
 
 
-def video_response(video: StoredVideo, filename: str) -> Response:
-    """The answer for a stored video: the local file, the relayed stream, or a redirect."""
+def video_response(video: StoredVideo, filename: str, media_type: str = "video/mp4") -> Response:
+    """The answer for a stored file: the local file, the relayed stream, or a redirect."""
     if isinstance(video, OpenedVideo):
-        return VideoFileResponse(video, filename)
+        return VideoFileResponse(video, filename, media_type=media_type)
     if isinstance(video, StreamedVideo):
-        return VideoStreamResponse(video, filename)
+        return VideoStreamResponse(video, filename, media_type)
     return RedirectResponse(video.url, status_code=302)
 
 

@@ -27,7 +27,7 @@ class BodySizeLimit:
         error = RequestTooLarge(f"The request body is larger than {self.max_bytes} bytes.")
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await JSONResponse(error.to_body(), status_code=413)(scope, receive, send)
+            await JSONResponse(error.body_for(scope["path"]), status_code=413)(scope, receive, send)
             return
         received = 0
         started = False
@@ -50,7 +50,7 @@ class BodySizeLimit:
         except RequestTooLarge:
             if started:
                 raise
-            await JSONResponse(error.to_body(), status_code=413)(scope, receive, send)
+            await JSONResponse(error.body_for(scope["path"]), status_code=413)(scope, receive, send)
 
 
 class BodyReadTimeout:
@@ -103,7 +103,9 @@ class BodyReadTimeout:
             if started:
                 raise
         if timed_out and not started:
-            response = JSONResponse(error.to_body(), status_code=408, headers=error.headers())
+            response = JSONResponse(
+                error.body_for(scope["path"]), status_code=408, headers=error.headers()
+            )
             await response(scope, receive, send)
 
 
@@ -119,6 +121,8 @@ class NoNulInUrl:
             query = scope.get("query_string", b"")
             if "\x00" in scope["path"] or b"\x00" in query or b"%00" in query:
                 error = InvalidRequest("The URL must not contain NUL characters.")
-                await JSONResponse(error.to_body(), status_code=400)(scope, receive, send)
+                await JSONResponse(error.body_for(scope["path"]), status_code=400)(
+                    scope, receive, send
+                )
                 return
         await self.app(scope, receive, send)

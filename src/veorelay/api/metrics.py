@@ -34,6 +34,7 @@ from veorelay.answered import serve_and_observe
 from veorelay.api.deps import ServicesDep
 from veorelay.core.channels import DISPATCHABLE
 from veorelay.core.lifecycle import TaskState
+from veorelay.core.webhooks import DeliveryState
 from veorelay.db import ops
 from veorelay.errors import AuthenticationFailed, PermissionDenied
 from veorelay.services import Services
@@ -143,6 +144,7 @@ async def _database_families(services: Services) -> list[Metric]:
             counts = await ops.task_counts(conn)
             channels = await ops.channel_states(conn)
             ledger = await ops.ledger_totals(conn)
+            hooks = await ops.webhook_delivery_counts(conn)
     except (SQLAlchemyError, OSError) as exc:
         log.warning("metrics: the database could not be read: %s", exc)
         up.add_metric([], 0)
@@ -179,4 +181,11 @@ async def _database_families(services: Services) -> list[Metric]:
     for total in ledger:
         entries.add_metric([total.kind], total.entries)
         amounts.add_metric([total.kind], total.micros)
-    return [info, up, tasks, queue, channel_up, entries, amounts]
+    deliveries = GaugeMetricFamily(
+        "veorelay_webhook_deliveries",
+        "Webhook deliveries, by state (pending: not yet answered 2xx, retries left).",
+        labels=["state"],
+    )
+    for delivery_state in DeliveryState:
+        deliveries.add_metric([delivery_state.value], hooks.get(delivery_state.value, 0))
+    return [info, up, tasks, queue, channel_up, entries, amounts, deliveries]

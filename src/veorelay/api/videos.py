@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from veorelay.api import views
+from veorelay.api import creation, views
 from veorelay.api.body import read_create_body
 from veorelay.api.content import VideoFileResponse, range_not_satisfiable, video_response
 from veorelay.api.deps import IdentityDep, ServicesDep
@@ -20,21 +19,20 @@ from veorelay.api.schemas import (
     VideoList,
     error_responses,
 )
-from veorelay.core import idempotency, pricing, retention
+from veorelay.core import idempotency, retention
 from veorelay.core.access import check_model
 from veorelay.core.lifecycle import TaskState
-from veorelay.core.models import VideoSpec
 from veorelay.core.params import parse_video_request
-from veorelay.core.ranges import parse_range
+from veorelay.core.ranges import ByteRange, parse_range
+from veorelay.core.variants import MEDIA_TYPES, Variant, file_name, stored_key
 from veorelay.db import idempotency as idempotency_db
 from veorelay.db import tasks as task_db
 from veorelay.db.accounts import TokenIdentity
 from veorelay.db.tasks import Task
-from veorelay.errors import Conflict, NotFound, PermissionDenied, ServiceUnavailable
-from veorelay.logs import REQUEST_ID
-from veorelay.media.images import check_image_decodes
+from veorelay.errors import Conflict, NotFound, ServiceUnavailable
 from veorelay.services import Services
-from veorelay.storage.base import RangeNotSatisfiable
+from veorelay.storage.base import RangeNotSatisfiable, StoredVideo
+from veorelay.storage.variants import delete_with_previews
 
 router = APIRouter(tags=["videos"])
 MAX_DELETE_ATTEMPTS = 5
@@ -84,31 +82,14 @@ async def create_video(
     key = None if header is None else idempotency.check_key(header)
     fields, images = await read_create_body(request)
     spec = parse_video_request(fields, images, models=await services.prices.models())
-    check_model(identity.policy, spec.model)
+    check_model(identity.policy, spec.model)  # before a replay, as before anything else
     fingerprint = ""
     if key is not None:
         fingerprint = idempotency.fingerprint(spec)
         replay = await _replay(services, identity.account_id, key, fingerprint)
         if replay is not None:
             return replay
-    if spec.image is not None:
-        await asyncio.to_thread(check_image_decodes, spec.image)
-    settings = services.settings
-    token = identity.settings
-    price_micros = await quote_for(services, identity, spec)
-    scale = settings.effective_engine_time_scale
-    new = task_db.NewTask(
-        spec=spec,
-        account_id=identity.account_id,
-        token_id=identity.token_id,
-        group_name=token.group_name,
-        upstream_model=spec.model,  # until a channel takes it and maps it (engine/dispatch.py)
-        price_micros=price_micros,
-        expected_render_seconds=await services.render_times.expected(spec.model, spec.resolution),
-        timeout_seconds=settings.task_timeout_seconds * scale,
-        policy=identity.policy,
-        request_id=REQUEST_ID.get(),
-    )
+    new = await creation.new_task(services, identity, spec)
     for _ in range(MAX_CLAIM_ATTEMPTS):
         now = time.time()
         task_id = task_db.new_task_id()
@@ -128,21 +109,6 @@ async def create_video(
         services.wake_engine()
         return _video_response(task, now)
     raise ServiceUnavailable("The idempotency key is changing hands; retry the request.")
-
-
-async def quote_for(services: Services, identity: TokenIdentity, spec: VideoSpec) -> int:
-    """What `spec` costs this token now, or the error a create would answer instead."""
-    group = identity.settings.group_name
-    multiplier = await services.prices.multiplier(group)
-    if multiplier is None:
-        raise PermissionDenied(
-            f"The token's group {group!r} does not exist.", code="group_not_found"
-        )
-    unservable = await services.prices.unservable(spec.model, group)
-    if unservable is not None:
-        raise ServiceUnavailable(unservable.message, code=unservable.code, param="model")
-    price = await services.prices.price(spec.model)
-    return pricing.quote(spec, price, identity.settings.billing_mode, multiplier)
 
 
 async def _replay(
@@ -226,16 +192,22 @@ async def delete_video(video_id: str, identity: IdentityDep, services: ServicesD
     else:  # the engine kept moving the task under us; vanishingly rare
         raise ServiceUnavailable("The video is changing state; retry the delete.")
     if task.storage_key is not None:  # the row no longer names it (mark_deleted)
-        await services.storage.delete(task.storage_key)
+        await delete_with_previews(services.storage, task.storage_key)
     return VideoDeleted(id=deleted.id)
 
 
 _CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"video/mp4": {}}, "description": "The whole MP4."},
-    206: {"content": {"video/mp4": {}}, "description": "The byte range asked for with Range."},
-    302: {"description": "S3 storage in redirect mode: fetch the MP4 from `Location`."},
+    200: {
+        "content": {media_type: {} for media_type in MEDIA_TYPES.values()},
+        "description": "The whole file: the MP4, or the preview `variant` names.",
+    },
+    206: {
+        "content": {media_type: {} for media_type in MEDIA_TYPES.values()},
+        "description": "The byte range asked for with Range.",
+    },
+    302: {"description": "S3 storage in redirect mode: fetch the file from `Location`."},
     416: {"description": "The Range lies outside the file."},
-    **error_responses(401, 403, 404, 409),
+    **error_responses(400, 401, 403, 404, 409),
 }
 
 
@@ -252,13 +224,23 @@ _CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=_CONTENT_RESPONSES,
 )
 async def download_video(
-    video_id: str, request: Request, identity: IdentityDep, services: ServicesDep
+    video_id: str,
+    request: Request,
+    identity: IdentityDep,
+    services: ServicesDep,
+    variant: Annotated[
+        Variant,
+        Query(
+            description="`video` (the MP4, the default), `thumbnail` (WebP) or `spritesheet` "
+            "(JPEG)."
+        ),
+    ] = Variant.VIDEO,
 ) -> Response:
-    """The MP4 from our storage (Range and HEAD supported): streamed, or with S3 storage and
-    `VEORELAY_S3_PRESIGNED_REDIRECT_SECONDS` a 302 to a short-lived URL. The file is opened
-    before anything is answered: a delete a moment later cannot cut the answer short, and a
-    delete a moment earlier is a 404 like any deleted video."""
-    return await video_content(video_id, identity, services, request)
+    """The MP4 or one of its previews from our storage (Range and HEAD supported): streamed,
+    or with S3 storage and `VEORELAY_S3_PRESIGNED_REDIRECT_SECONDS` a 302 to a short-lived
+    URL. The file is opened before anything is answered: a delete a moment later cannot cut
+    the answer short, and a delete a moment earlier is a 404 like any deleted video."""
+    return await video_content(video_id, identity, services, request, variant)
 
 
 async def video_content(
@@ -266,12 +248,39 @@ async def video_content(
     identity: TokenIdentity,
     services: Services,
     request: Request,
+    variant: Variant = Variant.VIDEO,
     *,
     redirect: bool = True,
 ) -> Response:
     """The content answer for `request` (its Range, GET or HEAD); `redirect` False always
     sends the bytes (a page whose policy allows media from us only)."""
     task = await own_task(services, video_id, identity.account_id)
+    try:
+        stored = await open_content(
+            services,
+            task,
+            variant,
+            parse_range(request.headers.get("range")),
+            body=request.method != "HEAD",
+            redirect=redirect,
+        )
+    except RangeNotSatisfiable as exc:
+        return range_not_satisfiable(exc.size)
+    return video_response(
+        stored, filename=file_name(task.id, variant), media_type=MEDIA_TYPES[variant]
+    )
+
+
+async def open_content(
+    services: Services,
+    task: Task,
+    variant: Variant,
+    byte_range: ByteRange | None = None,
+    *,
+    body: bool = True,
+    redirect: bool = True,
+) -> StoredVideo:
+    """A finished video's file (or preview), opened; the client's error if there is none."""
     if task.state is not TaskState.COMPLETED:
         if task.state in (TaskState.FAILED, TaskState.CANCELLED):
             raise Conflict("The video failed; there is no content.", code="video_failed")
@@ -279,24 +288,27 @@ async def video_content(
             f"The video is not ready yet (status {views.video(task, time.time()).status}).",
             code="video_not_ready",
         )
-    video = None
     expired = retention.is_expired(task.expires_at, time.time())
     if task.storage_key is not None and not expired:
-        try:
-            video = await services.storage.open(
-                task.storage_key,
-                parse_range(request.headers.get("range")),
-                body=request.method != "HEAD",
-                filename=f"{task.id}.mp4",
-                redirect=redirect,
+        opened = await services.storage.open(
+            stored_key(task.storage_key, variant),
+            byte_range,
+            body=body,
+            filename=file_name(task.id, variant),
+            redirect=redirect,
+        )
+        if opened is not None:
+            return opened
+        if variant is not Variant.VIDEO and await services.storage.size(task.storage_key):
+            raise NotFound(
+                f"This video has no {variant} (it was made before previews were, or its "
+                "preview could not be made); the video itself is available.",
+                param="variant",
+                code="variant_not_available",
             )
-        except RangeNotSatisfiable as exc:
-            return range_not_satisfiable(exc.size)
-    if video is None:
-        await own_task(services, video_id, identity.account_id)  # 404 if deleted meanwhile
-        reason = "its retention period is over" if expired else "it is no longer stored"
-        raise NotFound(f"The video has no content: {reason}.", code="video_expired")
-    return video_response(video, filename=f"{task.id}.mp4")
+    await own_task(services, task.id, task.account_id)  # 404 if deleted meanwhile
+    reason = "its retention period is over" if expired else "it is no longer stored"
+    raise NotFound(f"The video has no content: {reason}.", code="video_expired")
 
 
 async def own_task(

@@ -10,14 +10,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from veorelay.api import creation, views
 from veorelay.api import videos as video_api
-from veorelay.api import views
 from veorelay.console import charts
 from veorelay.console.guard import CustomerDep, services_of
 from veorelay.console.render import page, usd
 from veorelay.console.tokens import BILLING_MODES
 from veorelay.core.models import DURATIONS, SIZES
 from veorelay.core.params import parse_video_request
+from veorelay.core.variants import Variant
 from veorelay.db import accounts, usage
 from veorelay.db import tasks as task_db
 from veorelay.db.usage import UsageFilter
@@ -121,13 +122,17 @@ async def video_status(request: Request, video_id: str, customer: CustomerDep) -
 
 @router.get("/videos/{video_id}/content")
 async def video_content(
-    request: Request, video_id: str, customer: CustomerDep, download: bool = False
+    request: Request,
+    video_id: str,
+    customer: CustomerDep,
+    download: bool = False,
+    variant: Variant = Variant.VIDEO,
 ) -> Response:
-    """The MP4 for the page's <video> element: the session cookie authorizes it, so no
-    secret ever appears in a URL."""
+    """The MP4 (or its thumbnail, the gallery's poster) for the page: the session cookie
+    authorizes it, so no secret ever appears in a URL."""
     # Streamed even when S3 storage redirects: the page's policy allows media from us only.
     response = await video_api.video_content(
-        video_id, customer.identity, services_of(request), request, redirect=download
+        video_id, customer.identity, services_of(request), request, variant, redirect=download
     )
     if not download:
         response.headers["content-disposition"] = f'inline; filename="{video_id}.mp4"'
@@ -166,7 +171,7 @@ async def quote(
     try:
         fields = {"model": model, "prompt": "price", "seconds": seconds, "size": size}
         spec = parse_video_request(fields, [], models=await services.prices.models())
-        micros = await video_api.quote_for(services, customer.identity, spec)
+        micros = await creation.quote_for(services, customer.identity, spec)
     except VeorelayError as exc:
         return JSONResponse({"error": exc.message}, status_code=exc.status)
     return JSONResponse({"price_micros": micros, "price": usd(micros)})

@@ -18,11 +18,11 @@ class Listed:
 
 
 class KeyFamilies:
-    """The video keys tasks point to; a stored key belongs to a task if one of them is a
-    prefix of it (the video itself, or a variant stored beside it)."""
+    """The key prefixes of the videos tasks point to; a stored key belongs to a task if one of
+    them is a prefix of it (the video itself, or a preview stored beside it)."""
 
-    def __init__(self, video_keys: Iterable[str]):
-        self.keys = frozenset(video_keys)
+    def __init__(self, prefixes: Iterable[str]):
+        self.keys = frozenset(prefixes)
         self._lengths = sorted({len(key) for key in self.keys})
 
     def owns(self, stored_key: str) -> bool:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, text
 
 from veorelay.db.database import ReadConnection
-from veorelay.db.tables import channels, ledger, tasks
+from veorelay.db.tables import channels, ledger, tasks, webhook_deliveries
 
 
 @dataclass(frozen=True)
@@ -62,3 +62,9 @@ async def ledger_totals(conn: ReadConnection) -> list[LedgerTotal]:
         ledger.c.kind, func.count(), func.coalesce(func.sum(ledger.c.amount_micros), 0)
     ).group_by(ledger.c.kind)
     return [LedgerTotal(r[0], int(r[1]), int(r[2])) for r in await conn.execute(query)]
+
+
+async def webhook_delivery_counts(conn: ReadConnection) -> dict[str, int]:
+    """state -> webhook deliveries in it (finished ones are kept 30 days)."""
+    query = select(webhook_deliveries.c.state, func.count()).group_by(webhook_deliveries.c.state)
+    return {str(row[0]): int(row[1]) for row in await conn.execute(query)}

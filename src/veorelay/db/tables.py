@@ -305,3 +305,63 @@ audit_log = Table(
     Column("before", JSON, nullable=True),
     Column("after", JSON, nullable=True),
 )
+
+# Webhook endpoints (docs/webhooks.md). `secret` is the Fernet-encrypted signing secret
+# (secretbox.py): it must be recoverable to sign. `previous_secret` still signs, beside the new
+# one, until `previous_until` after a rotation that keeps the old secret for a while.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("url", String(2000), nullable=False),
+    Column("event_types", JSON, nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("secret_hint", String(40), nullable=False),
+    Column("previous_secret", Text, nullable=True),
+    Column("previous_until", Double, nullable=True),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("disabled_reason", Text, nullable=True),
+    Column("failing_since", Double, nullable=True),  # first failed attempt of the current streak
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    Column("deleted_at", Double, nullable=True),
+)
+
+# The outbox: one row per event and endpoint, written in the transaction that ends the task.
+# Its id is the `webhook-id` of every attempt; `body` is fixed at write time.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("endpoint_id", String(40), nullable=False),
+    Column("account_id", String(40), nullable=False),
+    Column("event_id", String(40), nullable=False),
+    Column("event_type", String(40), nullable=False),
+    Column("task_id", String(40), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("state", String(20), nullable=False),  # core/webhooks.py DeliveryState
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", Double, nullable=False),
+    Column("lease_until", Double, nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", Double, nullable=False),
+    Column("delivered_at", Double, nullable=True),
+    Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+    Index("ix_webhook_deliveries_endpoint_created", "endpoint_id", "created_at"),
+)
+
+# The delivery log: every attempt, with what the endpoint answered (or why it could not).
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", String(40), nullable=False, index=True),
+    Column("endpoint_id", String(40), nullable=False),
+    Column("at", Double, nullable=False),
+    Column("status", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("duration_ms", Integer, nullable=False),
+)

@@ -34,7 +34,7 @@ from veorelay.core.lifecycle import (
 )
 from veorelay.core.models import AspectRatio, ImageInput, Resolution, VideoSpec
 from veorelay.core.scheduling import Candidate
-from veorelay.db import signals
+from veorelay.db import signals, webhooks
 from veorelay.db.database import ReadConnection
 from veorelay.db.tables import task_inputs, tasks, tokens
 
@@ -354,6 +354,8 @@ async def lease_due(
         tasks.c.next_attempt_at <= now,
         or_(tasks.c.lease_until.is_(None), tasks.c.lease_until < now),
     )
+    # Two statements, not an UPDATE over a LIMITed subquery: PostgreSQL may run such a
+    # subquery more than once and so lease more than `limit` rows.
     candidates = (
         select(tasks.c.id)
         .where(*due)
@@ -361,9 +363,12 @@ async def lease_due(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    ids = list((await conn.execute(candidates)).scalars())
+    if not ids:
+        return []
     result = await conn.execute(
         update(tasks)
-        .where(tasks.c.id.in_(candidates.scalar_subquery()), *due)
+        .where(tasks.c.id.in_(ids), *due)
         .values(
             lease_until=now + lease_seconds,
             version=tasks.c.version + 1,
@@ -515,7 +520,8 @@ async def apply_transition(
     **values: Any,
 ) -> Task | None:
     """Move `task` along `event` if nobody changed it since we read it; settle its money in the
-    same transaction. Returns the new row, or None if we lost the race (then nothing changed)."""
+    same transaction, and the webhook events it raises (db/webhooks.py). Returns the new row,
+    or None if we lost the race (then nothing changed)."""
     step = transition(task.state, event)
     if step.target in TERMINAL_STATES:
         values.setdefault("finished_at", now)
@@ -543,6 +549,8 @@ async def apply_transition(
         )
     if event is Event.SUBMITTED or step.settlement is not None:
         await conn.execute(delete(task_inputs).where(task_inputs.c.task_id == task.id))
+    if step.target in TERMINAL_STATES:  # the webhook outbox, committed with the state
+        await webhooks.enqueue(conn, task.account_id, task.id, step.target, now)
     return Task.from_row(row)
 
 

@@ -10,6 +10,7 @@ from veorelay.channels.clients import ChannelClients
 from veorelay.core.channels import Health
 from veorelay.db import channels as channel_db
 from veorelay.db import idempotency as idempotency_db
+from veorelay.db import webhooks as webhook_db
 from veorelay.db.channels import Channel
 from veorelay.db.database import Database
 from veorelay.upstream.errors import CredentialRejected, UpstreamError
@@ -18,6 +19,7 @@ log = logging.getLogger("veorelay.channels")
 
 SUBMIT_LOG_SECONDS = 2 * 24 * 3600.0  # covers a quota day in any time zone
 EVENT_LOG_SECONDS = 30 * 24 * 3600.0
+WEBHOOK_LOG_SECONDS = 30 * 24 * 3600.0  # finished webhook deliveries and their attempts
 
 
 async def probe(clients: ChannelClients, channel: Channel) -> str:
@@ -63,3 +65,4 @@ async def prune(db: Database, now: float) -> None:
     async with db.write() as conn:
         await channel_db.prune(conn, now - SUBMIT_LOG_SECONDS, now - EVENT_LOG_SECONDS)
         await idempotency_db.prune(conn, now)
+        await webhook_db.prune(conn, now - WEBHOOK_LOG_SECONDS)

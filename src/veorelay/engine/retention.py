@@ -9,9 +9,11 @@ import time
 from dataclasses import dataclass, field
 
 from veorelay.core import retention
+from veorelay.core.variants import family_prefix
 from veorelay.db import retention as retention_db
 from veorelay.db.database import Database
 from veorelay.storage.base import VIDEO_KEYS, VideoStorage
+from veorelay.storage.variants import delete_with_previews
 
 log = logging.getLogger("veorelay.retention")
 
@@ -32,7 +34,7 @@ class RetentionPolicy:
 async def sweep_expired(
     db: Database, storage: VideoStorage, now: float, retention_seconds: float
 ) -> int:
-    """Remove the files (and their variants) of videos whose retention is over. Returns how
+    """Remove the files (and their previews) of videos whose retention is over. Returns how
     many. The file goes first: a crash in between leaves a task naming a missing file,
     which the next sweep forgets."""
     async with db.write() as conn:
@@ -42,7 +44,7 @@ async def sweep_expired(
         async with db.read() as conn:
             due = await retention_db.expired_files(conn, now, SWEEP_BATCH)
         for stored in due:
-            await storage.delete(stored.key)
+            await delete_with_previews(storage, stored.key)
             async with db.write() as conn:
                 swept += await retention_db.forget_file(conn, stored, now)
         if len(due) < SWEEP_BATCH:
@@ -89,7 +91,8 @@ async def reconcile(
         async for stored in storage.objects(VIDEO_KEYS)
     ]
     async with db.read() as conn:
-        families = retention.KeyFamilies(await retention_db.referenced_keys(conn))
+        referenced = await retention_db.referenced_keys(conn)
+        families = retention.KeyFamilies(family_prefix(key) for key in referenced)
         live = await retention_db.live_files(conn, completed_before=listed_at, now=now)
     report = Reconciliation()
     unowned = [item for item in listed if not families.owns(item.key)]

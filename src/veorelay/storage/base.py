@@ -1,7 +1,7 @@
 """Where finished videos live. The engine verifies a file locally, then hands it over here.
 
-A video's key (`videos/ab/video_…-1a2b3c4d.mp4`) also names its family: every key that starts
-with it (a thumbnail, a sprite sheet) belongs to the video and goes when the video goes.
+A video's previews are stored beside it under keys derived from its key (core/variants.py);
+storage/variants.py stores and deletes them with it.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ class VideoStorage(Protocol):
         ...
 
     async def delete(self, key: str) -> None:
-        """Remove `key` and every key that starts with it (its variants); missing is fine."""
+        """Remove `key`; a key already gone is fine."""
         ...
 
     def objects(self, prefix: str = VIDEO_KEYS) -> AsyncIterator[StoredObject]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import glob
 import os
 import re
 import tempfile
@@ -71,14 +70,7 @@ class FilesystemStorage:
         return await asyncio.to_thread(open_file)
 
     async def delete(self, key: str) -> None:
-        path = self._path(key)
-
-        def remove() -> None:
-            path.unlink(missing_ok=True)
-            for variant in path.parent.glob(glob.escape(path.name) + "*"):
-                variant.unlink(missing_ok=True)
-
-        await asyncio.to_thread(remove)
+        await asyncio.to_thread(self._path(key).unlink, True)
 
     async def objects(self, prefix: str = VIDEO_KEYS) -> AsyncIterator[StoredObject]:
         found = await asyncio.to_thread(self._list, prefix)

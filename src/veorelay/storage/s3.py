@@ -8,6 +8,7 @@ Range passed through, or answered with a presigned URL (`redirect_seconds`).
 from __future__ import annotations
 
 import contextlib
+import mimetypes
 import re
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -115,8 +116,9 @@ class S3Storage:
     async def put_file(self, key: str, source: Path) -> int:
         full = self._full(key)
         size = (await anyio.Path(source).stat()).st_size
+        media_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
         upload = await self.client.create_multipart_upload(
-            Bucket=self.bucket, Key=full, ContentType="video/mp4"
+            Bucket=self.bucket, Key=full, ContentType=media_type
         )
         upload_id = upload["UploadId"]
         try:
@@ -237,11 +239,7 @@ class S3Storage:
     async def _presigned(self, key: str, filename: str | None) -> RedirectedVideo | None:
         if await self._head(key) is None:
             return None
-        params: dict[str, Any] = {
-            "Bucket": self.bucket,
-            "Key": self._full(key),
-            "ResponseContentType": "video/mp4",
-        }
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": self._full(key)}
         if filename is not None:
             params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
         url = await self.client.generate_presigned_url(
@@ -250,15 +248,7 @@ class S3Storage:
         return RedirectedVideo(url)
 
     async def delete(self, key: str) -> None:
-        full = self._full(key)
-        keys = {full} | {self.prefix + stored.key async for stored in self._list(full)}
-        ordered = sorted(keys)
-        for start in range(0, len(ordered), 1000):
-            batch = [{"Key": key} for key in ordered[start : start + 1000]]
-            await self.client.delete_objects(
-                Bucket=self.bucket,
-                Delete={"Objects": batch, "Quiet": True},  # type: ignore[typeddict-item]
-            )
+        await self.client.delete_object(Bucket=self.bucket, Key=self._full(key))
 
     async def objects(self, prefix: str = VIDEO_KEYS) -> AsyncIterator[StoredObject]:
         async for stored in self._list(self.prefix + prefix):

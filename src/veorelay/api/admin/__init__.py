@@ -7,10 +7,10 @@ same handlers, so the two cannot disagree.
 
 from fastapi import APIRouter
 
-from veorelay.api.admin import accounts, audit, catalog, channels, tokens, usage
+from veorelay.api.admin import accounts, audit, catalog, channels, tokens, usage, webhooks
 
 router = APIRouter()
-for part in (accounts, tokens, catalog, channels, usage, audit):
+for part in (accounts, tokens, catalog, channels, usage, webhooks, audit):
     router.include_router(part.router)
 
-__all__ = ["accounts", "audit", "catalog", "channels", "router", "tokens", "usage"]
+__all__ = ["accounts", "audit", "catalog", "channels", "router", "tokens", "usage", "webhooks"]

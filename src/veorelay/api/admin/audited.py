@@ -11,16 +11,18 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
 from veorelay.db import audit, signals
 from veorelay.errors import NotFound
 from veorelay.services import Services
 
 ACTOR: contextvars.ContextVar[str] = contextvars.ContextVar("audit_actor", default="cli")
 # Answers that carry a secret shown once; the trail keeps that they were made, not the secret.
-_NEVER_RECORDED = frozenset({"secret", "codes", "api_key", "credentials"})
+_NEVER_RECORDED = frozenset({"secret", "signing_secret", "codes", "api_key", "credentials"})
 
-Handler = TypeVar("Handler", bound=Callable[..., Awaitable[dict[str, Any]]])
-Loader = Callable[[Services, str], Awaitable[dict[str, Any]]]
+Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])
+Loader = Callable[[Services, str], Awaitable[Any]]
 
 
 def audited(
@@ -33,17 +35,18 @@ def audited(
         signature = inspect.signature(handler, eval_str=True)
 
         @functools.wraps(handler)
-        async def run(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        async def run(*args: Any, **kwargs: Any) -> Any:
             bound = signature.bind(*args, **kwargs).arguments
             services: Services = bound["services"]
             key = None if target is None else str(bound[target])
             before = None
             if load is not None and key is not None:
                 try:
-                    before = await load(services, key)
+                    before = _as_dict(await load(services, key))
                 except NotFound:
                     before = None  # the handler answers the 404 itself
-            after = await handler(*args, **kwargs)
+            answer = await handler(*args, **kwargs)
+            after = _as_dict(answer)
             async with services.db.write() as conn:
                 await audit.record(
                     conn,
@@ -56,12 +59,19 @@ def audited(
                 )
                 await signals.notify(conn, signals.CHANGES)  # other processes' caches
             services.forget_cached()  # this process's, at once (and on SQLite)
-            return after
+            return answer
 
         run.__signature__ = signature  # type: ignore[attr-defined]  # FastAPI reads it
         return run  # type: ignore[return-value]
 
     return wrap
+
+
+def _as_dict(answer: Any) -> dict[str, Any]:
+    """Handlers answer a dict or a pydantic model; the trail keeps plain JSON either way."""
+    if isinstance(answer, BaseModel):
+        return answer.model_dump(mode="json")
+    return dict(answer)
 
 
 def _id_of(answer: dict[str, Any]) -> str | None:
