@@ -1,17 +1,24 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 from sqlalchemy import func, select
 
-from tests.helpers import POSTGRES_URL
+from tests.helpers import POSTGRES_URL, free_port
+from tests.s3 import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, new_bucket
 from veorelay.db.database import Database
 from veorelay.db.migrate import upgrade
 from veorelay.db.tables import accounts, ledger
+from veorelay.storage.base import VideoStorage
+from veorelay.storage.filesystem import FilesystemStorage
+from veorelay.storage.s3 import S3Storage
+
+# S3 requires parts of at least 5 MiB (but the last); tests use the smallest to make several.
+TEST_PART_SIZE = 5 * 1024 * 1024
 
 
 @pytest.fixture(scope="session")
@@ -65,3 +72,39 @@ async def assert_ledger_balanced(db: Database) -> None:
     for account_id, balance in balances.items():
         assert balance >= 0
         assert balance == (sums.get(account_id) or 0), f"ledger of {account_id} does not add up"
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """moto's S3-compatible server on a free loopback port, for the whole run."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture(params=["filesystem", "s3"])
+async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[VideoStorage]:
+    """Each VideoStorage backend: files under a fresh directory, or a fresh bucket."""
+    backend: VideoStorage
+    if request.param == "filesystem":
+        backend = FilesystemStorage(tmp_path / "videos")
+    else:
+        url = request.getfixturevalue("s3_server")
+        backend = await S3Storage.connect(
+            new_bucket(url),
+            spool=tmp_path / "spool",
+            prefix="gw/",
+            endpoint_url=url,
+            region=REGION,
+            access_key_id=ACCESS_KEY_ID,
+            secret_access_key=SECRET_ACCESS_KEY,
+            part_size=TEST_PART_SIZE,
+        )
+    try:
+        yield backend
+    finally:
+        await backend.aclose()

@@ -7,6 +7,7 @@ from typing import Any
 
 from veorelay.channels.seed import key_fingerprints, new_channel_id
 from veorelay.core.channels import ChannelKind, default_cost
+from veorelay.core.lifecycle import Event
 from veorelay.core.models import AspectRatio, ImageInput, Resolution, VideoSpec
 from veorelay.db import accounts
 from veorelay.db import channels as channel_db
@@ -106,3 +107,34 @@ async def make_submitting(
         assert await task_db.assign(conn, task.id, "ch_test", FAST, task.created_at)
         (found,) = await task_db.get_tasks(conn, [task.id])
     return found
+
+
+async def make_completed(
+    db: Database,
+    token: accounts.CreatedToken,
+    storage_key: str,
+    *,
+    completed_at: float,
+    expires_at: float | None,
+    video: VideoSpec | None = None,
+) -> Task:
+    """A task taken through the engine's transitions to `completed`, naming `storage_key`."""
+    task = await make_submitting(db, token, video, now=completed_at)
+    async with db.write() as conn:
+        for event, values in [
+            (Event.SUBMITTED, {"operation_name": "op", "key_id": "k"}),
+            (Event.FINISHED, {"video_uri": "uri"}),
+            (
+                Event.STORED,
+                {
+                    "storage_key": storage_key,
+                    "file_bytes": 1,
+                    "completed_at": completed_at,
+                    "expires_at": expires_at,
+                },
+            ),
+        ]:
+            moved = await task_db.apply_transition(conn, task, event, completed_at, **values)
+            assert moved is not None
+            task = moved
+    return task

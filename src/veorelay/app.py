@@ -51,6 +51,7 @@ from veorelay.db import channels as channel_db
 from veorelay.db.database import Database
 from veorelay.db.migrate import upgrade
 from veorelay.engine.metrics import EngineMetrics
+from veorelay.engine.retention import ORPHAN_GRACE_SECONDS, RetentionPolicy
 from veorelay.engine.webhooks import WebhookSender
 from veorelay.engine.worker import Engine
 from veorelay.errors import (
@@ -66,7 +67,7 @@ from veorelay.pricebook import PriceBook
 from veorelay.secretbox import SecretBox
 from veorelay.services import Services
 from veorelay.settings import Settings
-from veorelay.storage.filesystem import FilesystemStorage
+from veorelay.storage.factory import open_storage, storage_description
 
 log = logging.getLogger("veorelay")
 
@@ -141,7 +142,8 @@ async def running_services(
     log.info("data directory: %s", settings.data_dir.resolve())
     log.info("database: %s", settings.database_description)
     await upgrade(db)
-    storage = FilesystemStorage(settings.data_dir / "videos")
+    storage = await open_storage(settings)
+    log.info("storage: %s", storage_description(settings))
     secret_key = settings.secret_key.get_secret_value() if settings.secret_key else None
     box = SecretBox.from_settings(secret_key, settings.data_dir)
     prices = settings.price_table()
@@ -176,6 +178,7 @@ async def running_services(
         if listener is not None:
             listener.cancel()
             await asyncio.gather(listener, return_exceptions=True)
+        await storage.aclose()
         await db.dispose()
 
 
@@ -203,6 +206,12 @@ async def _running_engine(
             lease_seconds=settings.engine_lease_seconds,
             drain_seconds=settings.engine_drain_seconds,
             metrics=engine_metrics,
+            retention=RetentionPolicy(
+                retention_seconds=settings.retention_seconds,
+                prune_tasks_after_seconds=settings.prune_tasks_after_seconds,
+                reconcile_seconds=settings.storage_reconcile_seconds * scale,
+                orphan_grace_seconds=ORPHAN_GRACE_SECONDS * scale,
+            ),
         )
         hooks = await stack.enter_async_context(
             httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False)

@@ -86,4 +86,6 @@ def setup_logging(level: str, log_format: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Their debug lines carry signed request headers; our own lines say what matters.
+    for chatty in ("httpx", "botocore", "aiobotocore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -123,6 +123,30 @@ class Settings(BaseSettings):
         description="An endpoint failing every attempt this long is disabled (scaled).",
     )
     upstream_timeout_seconds: float = Field(60.0, gt=0, description="Per upstream HTTP call.")
+
+    storage: Literal["filesystem", "s3"] = Field(
+        "filesystem", description="Where videos live: files in data_dir/videos, or an S3 bucket."
+    )
+    s3_bucket: str | None = Field(None, description="The bucket (VEORELAY_STORAGE=s3).")
+    s3_prefix: str = Field("", description="Prefix of every key in the bucket, e.g. veorelay/.")
+    s3_endpoint_url: str | None = Field(
+        None, description="S3-compatible endpoint (R2, MinIO, GCS); unset: AWS S3."
+    )
+    s3_region: str | None = Field(None, description="The bucket's region (auto for R2).")
+    s3_access_key_id: str | None = Field(None, description="unset: the AWS default chain.")
+    s3_secret_access_key: SecretStr | None = Field(None, description="Its secret.")
+    s3_presigned_redirect_seconds: int = Field(
+        0, ge=0, le=7 * 24 * 3600, description="/content: 302 to a URL valid this long; 0: stream."
+    )
+    retention_seconds: float = Field(
+        7 * 24 * 3600.0, gt=0, description="How long a finished video's file is kept."
+    )
+    prune_tasks_after_seconds: float | None = Field(
+        None, gt=0, description="Delete finished tasks this old whose file is gone; unset: keep."
+    )
+    storage_reconcile_seconds: float = Field(
+        3600.0, gt=0, description="How often the engine reconciles storage and tasks (scaled)."
+    )
     body_read_timeout_seconds: float = Field(
         30.0, gt=0, description="A request body silent this long is answered 408."
     )
@@ -147,6 +171,12 @@ class Settings(BaseSettings):
         for usd in value.values():
             price_to_micros(usd)  # a negative or absurd price is refused at start
         return value
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> Settings:
+        if self.storage == "s3" and not self.s3_bucket:
+            raise ValueError("VEORELAY_STORAGE=s3 needs VEORELAY_S3_BUCKET")
+        return self
 
     @property
     def resolved_database_url(self) -> str:

@@ -114,12 +114,13 @@ async def test_a_task_completes_with_a_verified_file_and_is_charged(rig: Rig) ->
     task = await rig.task(created.id)
     assert task.state is TaskState.COMPLETED
     assert task.storage_key is not None
-    path = rig.storage.local_path(task.storage_key)
-    assert path is not None
+    path = rig.storage.root / task.storage_key
     info = probe(path)
     assert (info.width, info.height, round(info.duration)) == (720, 1280, 6)
     assert info.has_audio
     assert task.file_bytes == path.stat().st_size
+    assert task.completed_at is not None
+    assert task.expires_at == task.completed_at + 7 * 24 * 3600  # the default retention
     assert await balance(rig.db, token.account_id) == 700_000
     assert rig.submissions() == 1
 

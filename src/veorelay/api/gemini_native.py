@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from veorelay.api import creation, gemini_wire
 from veorelay.api.body import read_json_body
-from veorelay.api.content import VideoFileResponse
+from veorelay.api.content import video_response
 from veorelay.api.deps import GoogleIdentityDep, ServicesDep
 from veorelay.api.videos import open_content, own_task
 from veorelay.core.variants import Variant, file_name
@@ -56,4 +56,4 @@ async def download_file(
 ) -> Response:
     task = await own_task(services, gemini_wire.task_id(file_id), identity.account_id, "name")
     opened = await open_content(services, task, Variant.VIDEO)
-    return VideoFileResponse(opened, filename=file_name(task.id, Variant.VIDEO))
+    return video_response(opened, filename=file_name(task.id, Variant.VIDEO))

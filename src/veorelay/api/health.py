@@ -1,7 +1,8 @@
 """Liveness and readiness: `/healthz` (and its old name `/health`) and `/readyz`.
 
 `/healthz` does no I/O: a load balancer may call it often. `/readyz` checks what serving needs:
-the database answers, the storage directory takes a write, and the schema is at Alembic's head.
+the database answers, the storage takes a write (a directory) or answers (a bucket), and the
+schema is at Alembic's head.
 Failures are named in the body but not detailed (the endpoint is public); the log has the cause.
 Like /metrics, these are for operators' tools, not API clients: only the old `/health` is in
 /openapi.json (where every other operation needs a token).
@@ -12,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import tempfile
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,7 +24,6 @@ from veorelay.api.deps import ServicesDep
 from veorelay.db import ops
 from veorelay.db.migrate import alembic_config
 from veorelay.services import Services
-from veorelay.storage.filesystem import FilesystemStorage
 
 log = logging.getLogger("veorelay.health")
 router = APIRouter(tags=["operations"])
@@ -45,7 +44,7 @@ async def health() -> dict[str, str]:
 
 @router.get("/readyz", include_in_schema=False)
 async def readyz(services: ServicesDep) -> JSONResponse:
-    """Readiness: database reachable, storage writable, migrations at head."""
+    """Readiness: database reachable, storage reachable, migrations at head."""
     checks: dict[str, str] = {}
     checks["database"] = await _run("database", lambda: _database(services))
     if checks["database"] == "ok":
@@ -90,13 +89,4 @@ async def _migrations(services: Services) -> None:
 
 
 async def _storage(services: Services) -> None:
-    storage = services.storage
-    if not isinstance(storage, FilesystemStorage):
-        return  # other backends have no directory of ours to write to
-
-    def probe() -> None:
-        with tempfile.NamedTemporaryFile(dir=storage.root, prefix=".readyz-") as file:
-            file.write(b"ok")
-            file.flush()
-
-    await asyncio.to_thread(probe)
+    await services.storage.check()

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from veorelay.api import creation, views
 from veorelay.api.body import read_create_body
-from veorelay.api.content import VideoFileResponse
+from veorelay.api.content import VideoFileResponse, range_not_satisfiable, video_response
 from veorelay.api.deps import IdentityDep, ServicesDep
 from veorelay.api.schemas import (
     CREATE_VIDEO_OPENAPI,
@@ -19,16 +19,19 @@ from veorelay.api.schemas import (
     VideoList,
     error_responses,
 )
-from veorelay.core import idempotency
+from veorelay.core import idempotency, retention
 from veorelay.core.access import check_model
 from veorelay.core.lifecycle import TaskState
 from veorelay.core.params import parse_video_request
+from veorelay.core.ranges import ByteRange, parse_range
 from veorelay.core.variants import MEDIA_TYPES, Variant, file_name, stored_key
 from veorelay.db import idempotency as idempotency_db
 from veorelay.db import tasks as task_db
+from veorelay.db.accounts import TokenIdentity
 from veorelay.db.tasks import Task
 from veorelay.errors import Conflict, NotFound, ServiceUnavailable
-from veorelay.storage.base import OpenedVideo
+from veorelay.services import Services
+from veorelay.storage.base import RangeNotSatisfiable, StoredVideo
 from veorelay.storage.variants import delete_with_previews
 
 router = APIRouter(tags=["videos"])
@@ -193,8 +196,8 @@ async def delete_video(video_id: str, identity: IdentityDep, services: ServicesD
             break
     else:  # the engine kept moving the task under us; vanishingly rare
         raise ServiceUnavailable("The video is changing state; retry the delete.")
-    if deleted.storage_key is not None:
-        await delete_with_previews(services.storage, deleted.storage_key)
+    if task.storage_key is not None:  # the row no longer names it (mark_deleted)
+        await delete_with_previews(services.storage, task.storage_key)
     return VideoDeleted(id=deleted.id)
 
 
@@ -207,6 +210,7 @@ _CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
         "content": {media_type: {} for media_type in MEDIA_TYPES.values()},
         "description": "The byte range asked for with Range.",
     },
+    302: {"description": "S3 storage in redirect mode: fetch the file from `Location`."},
     416: {"description": "The Range lies outside the file."},
     **error_responses(400, 401, 403, 404, 409),
 }
@@ -226,6 +230,7 @@ _CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
 )
 async def download_video(
     video_id: str,
+    request: Request,
     identity: IdentityDep,
     services: ServicesDep,
     variant: Annotated[
@@ -236,40 +241,79 @@ async def download_video(
         ),
     ] = Variant.VIDEO,
 ) -> Response:
-    """The MP4 or one of its previews, streamed from our storage (Range and HEAD supported).
-    The file is opened before anything is answered: a delete a moment later cannot cut the
-    answer short, and a delete a moment earlier is a 404 like any deleted video."""
+    """The MP4 or one of its previews from our storage (Range and HEAD supported): streamed,
+    or with S3 storage and `VEORELAY_S3_PRESIGNED_REDIRECT_SECONDS` a 302 to a short-lived
+    URL. The file is opened before anything is answered: a delete a moment later cannot cut
+    the answer short, and a delete a moment earlier is a 404 like any deleted video."""
+    return await video_content(video_id, identity, services, request, variant)
+
+
+async def video_content(
+    video_id: str,
+    identity: TokenIdentity,
+    services: Services,
+    request: Request,
+    variant: Variant = Variant.VIDEO,
+    *,
+    redirect: bool = True,
+) -> Response:
+    """The content answer for `request` (its Range, GET or HEAD); `redirect` False always
+    sends the bytes (a page whose policy allows media from us only)."""
     task = await own_task(services, video_id, identity.account_id)
-    opened = await open_content(services, task, variant)
-    return VideoFileResponse(
-        opened, filename=file_name(task.id, variant), media_type=MEDIA_TYPES[variant]
+    try:
+        stored = await open_content(
+            services,
+            task,
+            variant,
+            parse_range(request.headers.get("range")),
+            body=request.method != "HEAD",
+            redirect=redirect,
+        )
+    except RangeNotSatisfiable as exc:
+        return range_not_satisfiable(exc.size)
+    return video_response(
+        stored, filename=file_name(task.id, variant), media_type=MEDIA_TYPES[variant]
     )
 
 
-async def open_content(services: ServicesDep, task: Task, variant: Variant) -> OpenedVideo:
+async def open_content(
+    services: Services,
+    task: Task,
+    variant: Variant,
+    byte_range: ByteRange | None = None,
+    *,
+    body: bool = True,
+    redirect: bool = True,
+) -> StoredVideo:
     """A finished video's file (or preview), opened; the client's error if there is none."""
-    if task.state is not TaskState.COMPLETED or task.storage_key is None:
+    if task.state is not TaskState.COMPLETED:
         if task.state in (TaskState.FAILED, TaskState.CANCELLED):
             raise Conflict("The video failed; there is no content.", code="video_failed")
         raise Conflict(
             f"The video is not ready yet (status {views.video(task, time.time()).status}).",
             code="video_not_ready",
         )
-    opened = await services.storage.open(stored_key(task.storage_key, variant))
-    if opened is not None:
-        return opened
-    await own_task(services, task.id, task.account_id)  # 404 if deleted meanwhile
-    if variant is not Variant.VIDEO:
-        video = await services.storage.open(task.storage_key)
-        if video is not None:
-            video.close()
+    expired = retention.is_expired(task.expires_at, time.time())
+    if task.storage_key is not None and not expired:
+        opened = await services.storage.open(
+            stored_key(task.storage_key, variant),
+            byte_range,
+            body=body,
+            filename=file_name(task.id, variant),
+            redirect=redirect,
+        )
+        if opened is not None:
+            return opened
+        if variant is not Variant.VIDEO and await services.storage.size(task.storage_key):
             raise NotFound(
                 f"This video has no {variant} (it was made before previews were, or its "
                 "preview could not be made); the video itself is available.",
                 param="variant",
                 code="variant_not_available",
             )
-    raise NotFound("The video file is no longer stored.", code="video_expired")
+    await own_task(services, task.id, task.account_id)  # 404 if deleted meanwhile
+    reason = "its retention period is over" if expired else "it is no longer stored"
+    raise NotFound(f"The video has no content: {reason}.", code="video_expired")
 
 
 async def own_task(

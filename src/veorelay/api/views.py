@@ -62,7 +62,7 @@ def video(task: Task, now: float) -> Video:
         progress=task_progress(task, now),
         created_at=int(task.created_at),
         completed_at=int(task.completed_at) if task.completed_at else None,
-        expires_at=None,
+        expires_at=int(task.expires_at) if task.expires_at is not None else None,
         seconds=str(spec.output_seconds),
         size=spec.size,
         resolution=task.resolution,

@@ -18,6 +18,7 @@ from rich.console import Console
 from veorelay.cli import operator
 from veorelay.cli.channels import channel_app
 from veorelay.cli.generate import generate
+from veorelay.cli.storage import storage_app
 from veorelay.cli.webhooks import webhook_app
 from veorelay.settings import Settings
 
@@ -37,6 +38,7 @@ app.add_typer(operator.group_app, name="group")
 app.add_typer(operator.codes_app, name="redeem-codes")
 app.add_typer(operator.usage_app, name="usage")
 app.add_typer(channel_app, name="channel")
+app.add_typer(storage_app, name="storage")
 app.add_typer(webhook_app, name="webhook")
 app.command()(generate)
 console = Console(stderr=True)

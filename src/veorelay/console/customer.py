@@ -130,8 +130,9 @@ async def video_content(
 ) -> Response:
     """The MP4 (or its thumbnail, the gallery's poster) for the page: the session cookie
     authorizes it, so no secret ever appears in a URL."""
-    response = await video_api.download_video(
-        video_id, customer.identity, services_of(request), variant
+    # Streamed even when S3 storage redirects: the page's policy allows media from us only.
+    response = await video_api.video_content(
+        video_id, customer.identity, services_of(request), request, variant, redirect=download
     )
     if not download:
         response.headers["content-disposition"] = f'inline; filename="{video_id}.mp4"'

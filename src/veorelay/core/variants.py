@@ -33,6 +33,11 @@ def stored_key(video_key: str, variant: Variant) -> str:
     return video_key.removesuffix(".mp4") + _SUFFIXES[variant]
 
 
+def family_prefix(video_key: str) -> str:
+    """What every key of the video and its previews starts with (and no other video's does)."""
+    return video_key.removesuffix(".mp4")
+
+
 def all_keys(video_key: str) -> list[str]:
     """The video's key and its previews' keys: everything to delete with it."""
     return [stored_key(video_key, variant) for variant in Variant]

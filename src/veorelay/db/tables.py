@@ -172,6 +172,7 @@ tasks = Table(
     Column("wait_reason", String(40), nullable=True),  # queued: why no channel took it yet
     Column("submits", Integer, nullable=False, server_default="0"),  # submit calls made
     Column("resubmits", Integer, nullable=False, server_default="0"),  # after a crash mid-submit
+    Column("expires_at", Double, nullable=True),  # completed: when its file is swept
     Column("request_id", String(64), nullable=True),  # the create's X-Request-Id (logs.py)
     # Veo's extra inputs (their images are in task_extra_images until submitted).
     Column("reference_images", Integer, nullable=False, server_default="0"),
@@ -183,6 +184,7 @@ tasks = Table(
     Index("ix_tasks_account_created", "account_id", "created_at"),
     Index("ix_tasks_token_created", "token_id", "created_at"),
     Index("ix_tasks_token_state", "token_id", "state"),
+    Index("ix_tasks_expires", "expires_at"),
 )
 
 # Kept apart so the hot status read never touches image bytes; deleted once submitted.

@@ -93,6 +93,7 @@ class Task:
     wait_reason: str | None = None
     submits: int = 0
     resubmits: int = 0
+    expires_at: float | None = None
     request_id: str | None = None
     reference_images: int = 0
     has_last_frame: bool = False
@@ -353,6 +354,11 @@ async def recent_render_seconds(
     return [float(value) for (value,) in rows]
 
 
+# A deleted video's prompt, negative prompt and image are purged; the row keeps what billing
+# and usage need. Its stored file is no longer named: the caller removes `task.storage_key`.
+_PURGED = {"prompt": "", "negative_prompt": None, "storage_key": None}
+
+
 async def mark_deleted(conn: AsyncConnection, task: Task, now: float) -> Task | None:
     """Delete for the client: an active task is cancelled (its hold released), a finished one
     just disappears. Compare-and-set like every change; None if the task moved meanwhile."""
@@ -360,7 +366,7 @@ async def mark_deleted(conn: AsyncConnection, task: Task, now: float) -> Task | 
         # Compared on state alone: cancelling is legal in any active state, and the engine's
         # lease bumps (which change only the version) must not make a client's delete fail.
         # The engine's own next write then loses its compare-and-set, as it should.
-        return await apply_transition(
+        return await apply_transition(  # its settlement drops the image
             conn,
             task,
             Event.CANCELLED,
@@ -369,15 +375,19 @@ async def mark_deleted(conn: AsyncConnection, task: Task, now: float) -> Task | 
             deleted_at=now,
             error_code="cancelled",
             error_message="Cancelled by the client.",
+            **_PURGED,
         )
     result = await conn.execute(
         update(tasks)
         .where(tasks.c.id == task.id, tasks.c.version == task.version)
-        .values(version=task.version + 1, deleted_at=now, updated_at=now)
+        .values(version=task.version + 1, deleted_at=now, updated_at=now, **_PURGED)
         .returning(*_COLUMNS)
     )
     row = result.first()
-    return Task.from_row(row) if row else None
+    if row is None:
+        return None
+    await conn.execute(delete(task_inputs).where(task_inputs.c.task_id == task.id))
+    return Task.from_row(row)
 
 
 async def load_input(conn: ReadConnection, task_id: str) -> ImageInput | None:

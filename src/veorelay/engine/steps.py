@@ -37,7 +37,7 @@ from veorelay.db.database import Database
 from veorelay.db.tasks import Task
 from veorelay.engine.dispatch import WAITING_FOR_CAPACITY, deadline_failure
 from veorelay.media.probe import NotAVideo, verify
-from veorelay.storage.base import VideoStorage
+from veorelay.storage.base import VideoStorage, read_whole
 from veorelay.storage.variants import delete_with_previews, store_previews
 from veorelay.upstream.base import OperationRef, UpstreamClient
 from veorelay.upstream.errors import (
@@ -67,6 +67,7 @@ class StepContext:
     channels: ChannelClients
     clock: Callable[[], float]
     time_scale: float
+    retention_seconds: float = 7 * 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -219,18 +220,14 @@ async def _source_video(ctx: StepContext, task: Task, video: SourceVideo) -> Sou
     and its MP4 from our storage. Deleted meanwhile: the task fails (not billed)."""
     async with ctx.db.read() as conn:
         source = await task_db.get_task(conn, video.id, task.account_id)
-    stored = None
+    data = None
     if source is not None and source.storage_key is not None:
-        stored = await ctx.storage.open(source.storage_key)
-    if source is None or stored is None:
+        data = await read_whole(ctx.storage, source.storage_key)
+    if source is None or data is None:
         raise TaskRejected(
             f"The video to extend ({video.id}) was deleted before this one started; "
             "you have not been charged."
         )
-    try:
-        data = await asyncio.to_thread(stored.file.read)
-    finally:
-        stored.close()
     return replace(video, uri=source.video_uri, data=data)
 
 
@@ -382,6 +379,7 @@ async def _download(ctx: StepContext, task: Task, upstream: Upstream) -> None:
             storage_key=key,
             file_bytes=size,
             completed_at=now,
+            expires_at=now + ctx.retention_seconds,
             upstream_cost_micros=cost,
         )
     if done is None:  # cancelled, or another worker finished it first

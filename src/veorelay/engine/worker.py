@@ -18,9 +18,10 @@ from veorelay.core.lifecycle import TaskState
 from veorelay.db import tasks as task_db
 from veorelay.db.database import Database
 from veorelay.db.tasks import Task
-from veorelay.engine import maintenance
+from veorelay.engine import maintenance, retention
 from veorelay.engine.dispatch import dispatch
 from veorelay.engine.metrics import EngineMetrics
+from veorelay.engine.retention import RetentionPolicy
 from veorelay.engine.steps import StepContext, run_step
 from veorelay.logs import REQUEST_ID, TASK_ID
 from veorelay.storage.base import VideoStorage
@@ -61,11 +62,18 @@ class Engine:
         tick_seconds: float = 1.0,
         lease_seconds: float = 30.0,
         drain_seconds: float = 10.0,
+        retention: RetentionPolicy | None = None,
         clock: Callable[[], float] = time.time,
         metrics: EngineMetrics | None = None,
     ):
+        self.retention = retention or RetentionPolicy()
         self.ctx = StepContext(
-            db=db, storage=storage, channels=channels, clock=clock, time_scale=time_scale
+            db=db,
+            storage=storage,
+            channels=channels,
+            clock=clock,
+            time_scale=time_scale,
+            retention_seconds=self.retention.retention_seconds,
         )
         self.concurrency = concurrency
         # Submits in flight at once: a crash can leave at most this many requests that Google
@@ -74,6 +82,7 @@ class Engine:
         self.maintenance_seconds = maintenance_seconds
         self._submitting: set[asyncio.Task[None]] = set()
         self._maintained_at = 0.0
+        self._reconciled_at = 0.0
         self.tick_seconds = tick_seconds
         self.lease_seconds = lease_seconds
         self.drain_seconds = drain_seconds
@@ -139,6 +148,23 @@ class Engine:
         self._maintained_at = now
         await maintenance.probe_unreachable(self.ctx.db, self.ctx.channels, now)
         await maintenance.prune(self.ctx.db, now)
+        try:  # a store that is down must not keep the engine from its tasks
+            await self._retain(now)
+        except Exception as exc:
+            log.warning(
+                "retention round failed (next round retries): %s: %s", type(exc).__name__, exc
+            )
+
+    async def _retain(self, now: float) -> None:
+        policy = self.retention
+        await retention.sweep_expired(self.ctx.db, self.ctx.storage, now, policy.retention_seconds)
+        if policy.prune_tasks_after_seconds is not None:
+            await retention.prune_tasks(self.ctx.db, now, policy.prune_tasks_after_seconds)
+        if now - self._reconciled_at >= policy.reconcile_seconds:
+            self._reconciled_at = now
+            await retention.reconcile(
+                self.ctx.db, self.ctx.storage, now, policy.orphan_grace_seconds
+            )
 
     async def _lease_and_start(self) -> None:
         free = self.concurrency - len(self._running)

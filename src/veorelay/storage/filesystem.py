@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-from veorelay.storage.base import OpenedVideo
+from veorelay.core.ranges import ByteRange
+from veorelay.storage.base import VIDEO_KEYS, OpenedVideo, StoredObject
 
 _KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]*$")
 
@@ -46,7 +49,15 @@ class FilesystemStorage:
         except FileNotFoundError:
             return None
 
-    async def open(self, key: str) -> OpenedVideo | None:
+    async def open(
+        self,
+        key: str,
+        byte_range: ByteRange | None = None,
+        *,
+        body: bool = True,
+        filename: str | None = None,
+        redirect: bool = True,
+    ) -> OpenedVideo | None:
         path = self._path(key)
 
         def open_file() -> OpenedVideo | None:
@@ -58,11 +69,41 @@ class FilesystemStorage:
 
         return await asyncio.to_thread(open_file)
 
-    def local_path(self, key: str) -> Path | None:
-        return self._path(key)
-
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, True)
 
+    async def objects(self, prefix: str = VIDEO_KEYS) -> AsyncIterator[StoredObject]:
+        found = await asyncio.to_thread(self._list, prefix)
+        for stored in found:
+            yield stored
+
+    def _list(self, prefix: str) -> list[StoredObject]:
+        start = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
+        found = []
+        for directory, subdirectories, names in os.walk(start):
+            subdirectories[:] = [d for d in subdirectories if not d.startswith(".")]
+            for name in names:
+                path = Path(directory, name)
+                key = path.relative_to(self.root).as_posix()
+                if name.startswith(".") or not key.startswith(prefix):
+                    continue
+                try:
+                    stat = path.stat()
+                except FileNotFoundError:
+                    continue
+                found.append(StoredObject(key, stat.st_size, stat.st_mtime))
+        return found
+
+    async def check(self) -> None:
+        def probe() -> None:
+            with tempfile.NamedTemporaryFile(dir=self.root, prefix=".readyz-") as file:
+                file.write(b"ok")
+                file.flush()
+
+        await asyncio.to_thread(probe)
+
     def spool_dir(self) -> Path:
         return self._spool
+
+    async def aclose(self) -> None:
+        return None
