@@ -86,6 +86,7 @@ def test_customer_creates_watches_downloads_and_makes_a_token(
     screenshot(page, "dashboard")
 
     page.goto("/console/tokens")
+    expect(page).to_have_title("Tokens · veorelay console")
     page.get_by_label("Name", exact=True).fill("ci-robot")
     page.get_by_label("Billing mode").select_option("pay_as_you_go_priority")
     page.get_by_role("button", name="Create token").click()

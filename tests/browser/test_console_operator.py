@@ -74,6 +74,14 @@ def test_operator_adds_a_channel_tops_up_reprices_and_sees_revenue_change(
     assert _chart_bars(page) != bars_before
     assert any("revenue: $0.80" in bar for bar in _chart_bars(page))
 
+    page.goto(f"/console/admin/usage?account={account_id}")
+    expect(page.locator("tbody tr")).to_have_count(2)
+    with page.expect_download() as waiting:
+        page.get_by_role("link", name="Export CSV").click()
+    exported = waiting.value.path().read_text().splitlines()
+    assert "upstream_cost_usd" in exported[0].split(",")
+    assert len(exported) == 3
+
     page.goto("/console/admin/audit")
     for action in ("channel.create", "account.top_up", "model.patch"):
         expect(page.locator("tr", has_text=action).first).to_contain_text("console")

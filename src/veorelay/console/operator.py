@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -19,11 +20,11 @@ from veorelay.api.admin.common import money
 from veorelay.console import charts
 from veorelay.console.guard import OperatorDep, services_of
 from veorelay.console.render import page
-from veorelay.console.usage import Filter, csv_response, usage_filter
+from veorelay.console.usage import Filter, UsageQueryDep, csv_download, usage_rows
 from veorelay.core.lifecycle import ACTIVE_STATES, TaskState
 from veorelay.db import audit, ops, usage
 from veorelay.db import channels as channel_db
-from veorelay.db.usage import RECORD_FIELDS, UsageFilter
+from veorelay.db.usage import UsageFilter
 from veorelay.errors import InvalidRequest
 
 router = APIRouter(prefix="/console/admin")
@@ -267,29 +268,15 @@ async def revoke_code(request: Request, code_id: str, _: OperatorDep) -> Respons
 
 @router.get("/usage")
 async def usage_page(
-    request: Request,
-    _: OperatorDep,
-    account: Filter = "",
-    model: Filter = "",
-    state: Filter = "",
-    since: Filter = "",
-    until: Filter = "",
+    request: Request, _: OperatorDep, query: UsageQueryDep, account: Filter = ""
 ) -> Response:
-    where = usage_filter(account or None, model, state, since, until)
-    async with services_of(request).db.read() as conn:
-        rows, has_more = await usage.usage_page(conn, where, after=None, limit=200)
+    rows, has_more = await usage_rows(request, query.where(account or None))
     return page(
         request,
         "admin/usage.html",
         rows=[money(r) for r in rows],
         has_more=has_more,
-        filters={
-            "account": account,
-            "model": model,
-            "state": state,
-            "since": since,
-            "until": until,
-        },
+        filters={"account": account, **asdict(query)},
         states=[s.value for s in TaskState],
         export_url=str(request.url.replace(path="/console/admin/usage.csv")),
     )
@@ -297,18 +284,10 @@ async def usage_page(
 
 @router.get("/usage.csv")
 async def usage_csv(
-    request: Request,
-    _: OperatorDep,
-    account: Filter = "",
-    model: Filter = "",
-    state: Filter = "",
-    since: Filter = "",
-    until: Filter = "",
+    request: Request, _: OperatorDep, query: UsageQueryDep, account: Filter = ""
 ) -> Response:
-    where = usage_filter(account or None, model, state, since, until)
-    async with services_of(request).db.read() as conn:
-        rows, _more = await usage.usage_page(conn, where, after=None, limit=100_000)
-    return csv_response(rows, RECORD_FIELDS, "usage.csv")
+    where = query.where(account or None)
+    return csv_download(admin_usage.usage_csv(services_of(request), where))
 
 
 @router.get("/audit")

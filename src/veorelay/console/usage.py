@@ -3,15 +3,16 @@ redeeming a code."""
 
 from __future__ import annotations
 
-import csv
-import io
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from veorelay.api import account as account_api
+from veorelay.api.admin import usage as admin_usage
 from veorelay.console.guard import CustomerDep, services_of
 from veorelay.console.render import page
 from veorelay.core.lifecycle import TaskState
@@ -48,32 +49,22 @@ def _date(value: str, param: str) -> float:
 Filter = Annotated[str, Query(max_length=100)]
 
 
-@router.get("/usage")
-async def usage_page(
-    request: Request,
-    customer: CustomerDep,
-    model: Filter = "",
-    state: Filter = "",
-    since: Filter = "",
-    until: Filter = "",
-    redeemed: Filter = "",
-) -> Response:
-    where = usage_filter(customer.identity.account_id, model, state, since, until)
-    async with services_of(request).db.read() as conn:
-        rows, has_more = await usage.usage_page(conn, where, after=None, limit=200)
-    return page(
-        request,
-        "usage.html",
-        rows=rows,
-        has_more=has_more,
-        filters={"model": model, "state": state, "since": since, "until": until},
-        states=[s.value for s in TaskState],
-        redeemed=redeemed,
-        export_url=str(request.url.replace(path="/console/usage.csv")),
-    )
+@dataclass(frozen=True)
+class UsageQuery:
+    """The usage pages' filters, as the form sends them (dates as YYYY-MM-DD)."""
+
+    model: Filter = ""
+    state: Filter = ""
+    since: Filter = ""
+    until: Filter = ""
+
+    def where(self, account_id: str | None) -> UsageFilter:
+        return usage_filter(account_id, self.model, self.state, self.since, self.until)
 
 
-CSV_FIELDS = [
+UsageQueryDep = Annotated[UsageQuery, Depends()]
+# What a customer's export holds: their own charges, never our upstream cost or margin.
+CUSTOMER_CSV_FIELDS = [
     "id",
     "created_at",
     "model",
@@ -81,36 +72,46 @@ CSV_FIELDS = [
     "resolution",
     "aspect_ratio",
     "state",
-    "charged_micros",
+    "charged_usd",
     "total_seconds",
 ]
 
 
-@router.get("/usage.csv")
-async def usage_csv(
-    request: Request,
-    customer: CustomerDep,
-    model: Filter = "",
-    state: Filter = "",
-    since: Filter = "",
-    until: Filter = "",
-) -> Response:
-    where = usage_filter(customer.identity.account_id, model, state, since, until)
+async def usage_rows(request: Request, where: UsageFilter) -> tuple[list[dict[str, Any]], bool]:
+    """The newest 200 records the page shows (the export has them all)."""
     async with services_of(request).db.read() as conn:
-        rows, _ = await usage.usage_page(conn, where, after=None, limit=100_000)
-    return csv_response(rows, CSV_FIELDS, "usage.csv")
+        return await usage.usage_page(conn, where, after=None, limit=200)
 
 
-def csv_response(rows: list[dict[str, Any]], fields: list[str], name: str) -> Response:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
+def csv_download(records: AsyncIterator[str]) -> StreamingResponse:
     return StreamingResponse(
-        iter([out.getvalue()]),
+        records,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": 'attachment; filename="usage.csv"'},
     )
+
+
+@router.get("/usage")
+async def usage_page(
+    request: Request, customer: CustomerDep, query: UsageQueryDep, redeemed: Filter = ""
+) -> Response:
+    rows, has_more = await usage_rows(request, query.where(customer.identity.account_id))
+    return page(
+        request,
+        "usage.html",
+        rows=rows,
+        has_more=has_more,
+        filters=asdict(query),
+        states=[s.value for s in TaskState],
+        redeemed=redeemed,
+        export_url=str(request.url.replace(path="/console/usage.csv")),
+    )
+
+
+@router.get("/usage.csv")
+async def usage_csv(request: Request, customer: CustomerDep, query: UsageQueryDep) -> Response:
+    where = query.where(customer.identity.account_id)
+    return csv_download(admin_usage.usage_csv(services_of(request), where, CUSTOMER_CSV_FIELDS))
 
 
 @router.post("/redeem")

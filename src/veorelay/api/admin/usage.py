@@ -136,9 +136,12 @@ async def export_usage(where: FilterDep, services: ServicesDep) -> StreamingResp
     )
 
 
-async def usage_csv(services: Services, where: UsageFilter) -> AsyncIterator[str]:
+async def usage_csv(
+    services: Services, where: UsageFilter, fields: list[str] = CSV_FIELDS
+) -> AsyncIterator[str]:
+    """The records as CSV with these columns, a page at a time (never all in memory)."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()
     after: str | None = None
     while True:
