@@ -53,10 +53,6 @@ class Customer:
 
 def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
-    if not services.settings.console:
-        from veorelay.errors import NotFound
-
-        raise NotFound(f"No route for {request.method} {request.url.path}.")
     return services
 
 
