@@ -33,7 +33,7 @@ from tests.e2e.conftest import (
 ADMIN_KEY = "fuzz-admin-" + "x" * 32
 
 
-@pytest.mark.timeout(300)  # about 100 s each on the shared 2-core machine
+@pytest.mark.timeout(600)  # 100-230 s each on the shared 2-core machine
 @pytest.mark.parametrize(
     "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
@@ -46,12 +46,14 @@ def test_the_server_matches_its_openapi_document(
     with ExitStack() as stack:
         data_dir = tmp_path / "data"
         env = {**gateway_env(data_dir, simulator_url=None), "VEORELAY_ADMIN_KEY": ADMIN_KEY}
+        examples = 30
         if backend == "postgresql":
             env["VEORELAY_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
-        fuzz(data_dir, env, surface)
+            examples = 15  # the same seed: what PostgreSQL refuses shows in the first ones
+        fuzz(data_dir, env, surface, examples)
 
 
-def fuzz(data_dir: Path, env: dict[str, str], surface: str) -> None:
+def fuzz(data_dir: Path, env: dict[str, str], surface: str, examples: int) -> None:
     gateway = start_gateway(data_dir, env)
     try:
         if surface == "admin":
@@ -73,7 +75,7 @@ def fuzz(data_dir: Path, env: dict[str, str], surface: str) -> None:
                 "--exclude-checks",
                 "positive_data_acceptance,ensure_resource_availability",
                 "--max-examples",
-                "30",
+                str(examples),
                 "--seed",
                 "1",
                 "--request-timeout",
