@@ -46,11 +46,9 @@ def test_the_server_matches_its_openapi_document(
     with ExitStack() as stack:
         data_dir = tmp_path / "data"
         env = {**gateway_env(data_dir, simulator_url=None), "VEORELAY_ADMIN_KEY": ADMIN_KEY}
-        examples = 30
         if backend == "postgresql":
             env["VEORELAY_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
-            examples = 15  # half of SQLite's 30: keeps the whole CI run near 30 minutes
-        fuzz(data_dir, env, surface, examples)
+        fuzz(data_dir, env, surface, examples=30)
 
 
 def fuzz(data_dir: Path, env: dict[str, str], surface: str, examples: int) -> None:

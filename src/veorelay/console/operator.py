@@ -17,6 +17,7 @@ from veorelay.api.admin import channels as admin_channels
 from veorelay.api.admin import tokens as admin_tokens
 from veorelay.api.admin import usage as admin_usage
 from veorelay.api.admin.common import money
+from veorelay.api.fields import MAX_INT32
 from veorelay.console import charts
 from veorelay.console.guard import OperatorDep, services_of
 from veorelay.console.render import page
@@ -294,7 +295,7 @@ async def usage_csv(
 async def audit_page(
     request: Request,
     _: OperatorDep,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_INT32)] = None,
 ) -> Response:
     async with services_of(request).db.read() as conn:
         rows = await audit.page(conn, before_id=before_id, limit=100)

@@ -8,6 +8,7 @@ from fastapi import Query
 
 from veorelay.api.admin.common import admin_router
 from veorelay.api.deps import ServicesDep
+from veorelay.api.fields import MAX_INT32
 from veorelay.db import audit
 
 router = admin_router()
@@ -16,7 +17,9 @@ router = admin_router()
 @router.get("/audit")
 async def audit_log(
     services: ServicesDep,
-    before_id: Annotated[int | None, Query(ge=1, description="Page on: the last id seen.")] = None,
+    before_id: Annotated[
+        int | None, Query(ge=1, le=MAX_INT32, description="Page on: the last id seen.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     action: Annotated[str | None, Query(max_length=80, description="e.g. account.")] = None,
 ) -> dict[str, Any]:
