@@ -9,7 +9,7 @@ from typing import Any
 
 from veorelay.core.pricing import micros_to_usd
 
-DAY = 86400
+DAY = 86400  # seconds; also the console's unit for expiries and date filters
 WIDTH, HEIGHT = 600, 160
 
 

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from veorelay.api import creation, views
 from veorelay.api import videos as video_api
 from veorelay.console import charts
+from veorelay.console.charts import DAY
 from veorelay.console.guard import CustomerDep, services_of
 from veorelay.console.render import page, usd
 from veorelay.console.tokens import BILLING_MODES
@@ -25,7 +26,6 @@ from veorelay.db.usage import UsageFilter
 from veorelay.errors import VeorelayError
 
 router = APIRouter(prefix="/console")
-DAY = 86400
 
 
 def month_start(now: float) -> float:

@@ -19,6 +19,7 @@ from veorelay.api.admin import usage as admin_usage
 from veorelay.api.admin.common import money
 from veorelay.api.fields import MAX_INT32
 from veorelay.console import charts
+from veorelay.console.charts import DAY
 from veorelay.console.guard import OperatorDep, services_of
 from veorelay.console.render import page
 from veorelay.console.usage import Filter, UsageQueryDep, csv_download, usage_rows
@@ -29,7 +30,6 @@ from veorelay.db.usage import UsageFilter
 from veorelay.errors import InvalidRequest
 
 router = APIRouter(prefix="/console/admin")
-DAY = 86400
 Text = Annotated[str, Form(max_length=200)]
 
 

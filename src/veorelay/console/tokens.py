@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from veorelay.api.admin import tokens as admin_tokens
 from veorelay.api.admin.common import money
+from veorelay.console.charts import DAY
 from veorelay.console.guard import CustomerDep, services_of
 from veorelay.console.render import page
 from veorelay.core.pricing import BillingMode
@@ -18,7 +19,6 @@ from veorelay.db import console_sessions as session_db
 from veorelay.errors import Conflict, InvalidRequest, NotFound
 
 router = APIRouter(prefix="/console")
-DAY = 86400
 BILLING_MODES = {
     BillingMode.PER_REQUEST: "Pay-per-request",
     BillingMode.PAY_AS_YOU_GO_PRIORITY: "Pay-as-you-go Priority",

@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from veorelay.api import account as account_api
 from veorelay.api.admin import usage as admin_usage
+from veorelay.console.charts import DAY
 from veorelay.console.guard import CustomerDep, services_of
 from veorelay.console.render import page
 from veorelay.core.lifecycle import TaskState
@@ -22,7 +23,6 @@ from veorelay.db.usage import UsageFilter
 from veorelay.errors import InvalidRequest
 
 router = APIRouter(prefix="/console")
-DAY = 86400
 
 
 def usage_filter(
