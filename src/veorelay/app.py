@@ -235,8 +235,8 @@ async def _running_engine(
                 "stopping: steps in flight may finish for up to %s s",
                 settings.engine_drain_seconds,
             )
-            sender_task.cancel()
-            engine_task.cancel()
+            sender.stop()
+            services.engine.stop()
             await asyncio.gather(engine_task, sender_task, return_exceptions=True)
             log.info("task engine stopped; unfinished tasks carry on at the next start")
 

@@ -232,8 +232,8 @@ async def test_a_rate_limited_task_says_it_waits_for_capacity(pool: Pool) -> Non
             assert time.monotonic() < deadline
             await asyncio.sleep(0.02)
     finally:
-        runner.cancel()
-        await asyncio.gather(runner, return_exceptions=True)
+        engine.stop()
+        await runner
     assert task.id == created.id
     video = views.video(task, time.time())
     assert video.status == "queued"
@@ -286,8 +286,8 @@ async def test_a_rotated_key_still_polls_the_operations_its_predecessor_started(
             assert time.monotonic() < deadline
             await asyncio.sleep(0.01)
     finally:
-        runner.cancel()
-        await asyncio.gather(runner, return_exceptions=True)
+        engine.stop()
+        await runner
     async with pool.db.write() as conn:  # the operator replaces the key meanwhile
         await channel_db.update_channel(
             conn, channel, secret=pool.box.seal({"api_keys": [NEW_KEY]}), updated_at=time.time()

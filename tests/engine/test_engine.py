@@ -240,8 +240,8 @@ async def test_a_busy_engine_never_starves_the_event_loop(rig: Rig) -> None:
                 assert time.monotonic() < deadline
                 await asyncio.sleep(0.05)
     finally:
-        runner.cancel()
-        await asyncio.gather(runner, return_exceptions=True)
+        engine.stop()
+        await runner
 
 
 async def test_a_rejected_key_is_benched_and_the_next_one_used(rig: Rig) -> None:
@@ -274,14 +274,39 @@ async def test_shutdown_lets_a_submit_in_flight_finish(rig: Rig) -> None:
     engine = await rig.engine(clients=SlowClients(rig.db, rig.box, rig.http))
     runner = asyncio.create_task(engine.run_forever())
     await started.wait()
-    runner.cancel()
+    engine.stop()
     await asyncio.sleep(0.05)
     release.set()
-    await asyncio.gather(runner, return_exceptions=True)
+    await runner
     task = await rig.task(created.id)
     assert task.state is TaskState.RUNNING  # the accepted operation was recorded
     assert task.operation_name is not None
     assert rig.submissions() == 1
+
+
+@pytest.mark.timeout(120)
+async def test_stopping_the_engine_at_any_moment_leaves_the_database_writable(rig: Rig) -> None:
+    """Stop lands between transactions, never inside one: on SQLite a cancellation inside a
+    statement left the write lock held until garbage collection, past the busy timeout."""
+    import asyncio
+
+    token = await make_account(rig.db, balance=10_000_000)
+    created = [await make_task(rig.db, token, spec(prompt=f"stop {i}")) for i in range(4)]
+    await rig.engine()  # its channel
+    for attempt in range(150):  # a cancellation inside a statement would lock within these
+        delay = (attempt % 50) / 1000
+        engine = await rig.engine(maintenance_seconds=0.0)  # a retention round every pass
+        runner = asyncio.create_task(engine.run_forever())
+        await asyncio.sleep(delay)
+        engine.stop()
+        await asyncio.wait_for(runner, timeout=30)
+        started = time.monotonic()
+        async with rig.db.write() as conn:  # e.g. the operator's next change
+            await task_db.get_task(conn, created[0].id)
+        assert time.monotonic() - started < 2.0
+    await (await rig.engine()).run_until_idle(max_seconds=60)
+    for task in created:
+        assert (await rig.task(task.id)).state is TaskState.COMPLETED
 
 
 def test_stale_partial_downloads_are_swept(tmp_path: Path) -> None:

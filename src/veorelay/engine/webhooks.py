@@ -26,6 +26,7 @@ from veorelay.db import webhook_endpoints as endpoint_db
 from veorelay.db import webhooks as webhook_db
 from veorelay.db.database import Database
 from veorelay.db.webhooks import Delivery, Outcome
+from veorelay.engine.events import wait_for_event
 from veorelay.secretbox import SecretBox
 
 log = logging.getLogger("veorelay.webhooks")
@@ -93,10 +94,17 @@ class WebhookSender:
         self.lease_seconds = 2 * timeout_seconds + 1.0
         self._running: set[asyncio.Task[None]] = set()
         self._slot_freed = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Make `run_forever` return: no new leases; attempts in flight may finish first (each
+        is bounded by the timeout), so none is cut off inside its database write."""
+        self._stopping.set()
+        self._slot_freed.set()
 
     async def run_forever(self) -> None:
         try:
-            while True:
+            while not self._stopping.is_set():
                 try:
                     await self._lease_and_start()
                     await self._sleep()
@@ -106,6 +114,8 @@ class WebhookSender:
                     log.exception("webhook sender error; retrying")
                     await asyncio.sleep(self.tick_seconds)
         finally:
+            if self._running:
+                await asyncio.wait(self._running, timeout=self.timeout_seconds + 1.0)
             for send in list(self._running):
                 send.cancel()
             await asyncio.gather(*self._running, return_exceptions=True)
@@ -135,15 +145,15 @@ class WebhookSender:
         """Until a send finishes (when every slot is busy) or the next delivery falls due;
         at most one tick."""
         self._slot_freed.clear()
+        if self._stopping.is_set():
+            return
         if len(self._running) >= self.concurrency:
             wait = self.tick_seconds
         else:
             async with self.db.read() as conn:
                 due = await webhook_db.next_due_at(conn)
             wait = self.tick_seconds if due is None else due - self.clock()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(min(max(wait, 0.01), self.tick_seconds)):
-                await self._slot_freed.wait()
+        await wait_for_event(self._slot_freed, min(max(wait, 0.01), self.tick_seconds))
 
     async def _deliver(self, delivery: Delivery) -> None:
         try:

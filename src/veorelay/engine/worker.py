@@ -1,7 +1,11 @@
 """The engine's loop: lease due tasks, run one step each, repeat. Several may run at once.
 
-`run_forever` is what `serve` and `veorelay worker` run; `run_until_idle` (burst mode) runs
-until no task is active, which makes tests deterministic without sleeps.
+`run_forever` is what `serve` and `veorelay worker` run, until `stop()`; `run_until_idle`
+(burst mode) runs until no task is active, which makes tests deterministic without sleeps.
+
+Stopping never cancels a database transaction half-way if the steps finish within the drain
+time: on SQLite a statement cut off by a cancellation can leave its connection holding the
+write lock until the garbage collector closes it, and every other writer then times out.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from veorelay.db.database import Database
 from veorelay.db.tasks import Task
 from veorelay.engine import maintenance, retention
 from veorelay.engine.dispatch import dispatch
+from veorelay.engine.events import wait_for_event
 from veorelay.engine.metrics import EngineMetrics
 from veorelay.engine.retention import RetentionPolicy
 from veorelay.engine.steps import StepContext, run_step
@@ -87,11 +92,18 @@ class Engine:
         self.lease_seconds = lease_seconds
         self.drain_seconds = drain_seconds
         self._wakeup = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
         self.metrics = metrics or EngineMetrics()
 
     def wake(self) -> None:
         """New work arrived (e.g. a task was created in this process): look now, not next tick."""
+        self._wakeup.set()
+
+    def stop(self) -> None:
+        """Make `run_forever` return at its next safe point: it leases nothing more and gives
+        the steps in flight up to `drain_seconds` to finish."""
+        self._stopping.set()
         self._wakeup.set()
 
     async def run_forever(self) -> None:
@@ -100,7 +112,7 @@ class Engine:
         if swept:
             log.info("removed %d download(s) left unfinished by a crash", swept)
         try:
-            while True:
+            while not self._stopping.is_set():
                 try:
                     await self._maintain()
                     await self._lease_and_start()
@@ -206,7 +218,8 @@ class Engine:
     async def _run_leased(self, task: Task) -> None:
         TASK_ID.set(task.id)  # this asyncio task's own context: every line of the step
         REQUEST_ID.set(task.request_id)
-        heartbeat = asyncio.create_task(self._keep_lease(task))
+        step_over = asyncio.Event()
+        heartbeat = asyncio.create_task(self._keep_lease(task, step_over))
         started, outcome = time.perf_counter(), "ok"
         try:
             await run_step(self.ctx, task)
@@ -214,7 +227,8 @@ class Engine:
             outcome = "crashed"
             log.exception("task %s: step crashed; it will be retried when its lease ends", task.id)
         finally:
-            heartbeat.cancel()
+            step_over.set()  # the heartbeat ends between renewals, never inside one
+            await heartbeat
             self.metrics.step(task.state.value, outcome, time.perf_counter() - started)
         if task.state is TaskState.DOWNLOADING and outcome == "ok":
             async with self.ctx.db.read() as conn:
@@ -222,9 +236,8 @@ class Engine:
             if now is not None and now.state is TaskState.COMPLETED:
                 self.metrics.completed(task.operation_name)
 
-    async def _keep_lease(self, task: Task) -> None:
-        while True:
-            await asyncio.sleep(self.lease_seconds / 3)
+    async def _keep_lease(self, task: Task, step_over: asyncio.Event) -> None:
+        while not await wait_for_event(step_over, self.lease_seconds / 3):
             try:
                 async with self.ctx.db.write() as conn:
                     until = self.ctx.clock() + self.lease_seconds
@@ -237,6 +250,8 @@ class Engine:
         """Wait until a leased step finishes (if every slot is busy), new work is announced,
         or the next task falls due; at most one tick. Always yields to the event loop."""
         self._wakeup.clear()
+        if self._stopping.is_set():
+            return
         if len(self._running) >= self.concurrency:
             wait = self.tick_seconds  # a finishing step sets the wake-up
         else:
@@ -248,8 +263,4 @@ class Engine:
                 if due is None
                 else min(max(due - now, MIN_WAIT), self.tick_seconds)
             )
-        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
-        # that arrives as the wake-up fires, and the engine would then never stop.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(wait):
-                await self._wakeup.wait()
+        await wait_for_event(self._wakeup, wait)
