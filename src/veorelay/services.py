@@ -12,6 +12,7 @@ from veorelay.pricebook import PriceBook
 from veorelay.secretbox import SecretBox
 from veorelay.settings import Settings
 from veorelay.storage.base import VideoStorage
+from veorelay.storage.variants import PreviewMaker
 
 
 @dataclass
@@ -24,6 +25,10 @@ class Services:
     secrets: SecretBox
     engine: Engine | None = None
     tokens: TokenCache = field(default_factory=TokenCache)
+    previews: PreviewMaker = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.previews = PreviewMaker(self.storage)
 
     def wake_engine(self) -> None:
         if self.engine is not None:

@@ -1,11 +1,10 @@
-"""`GET /v1/videos/{id}/content?variant=`: the thumbnail and spritesheet made beside each
-video, fetched with the unmodified openai SDK, on SQLite and PostgreSQL."""
+"""`GET /v1/videos/{id}/content?variant=`: the thumbnail and spritesheet, made beside a video
+when first asked for, fetched with the unmodified openai SDK, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import openai
@@ -37,7 +36,7 @@ def videos(client: openai.OpenAI) -> dict[str, str]:
     `shared` is only read; the others are each changed by one test."""
     created = {
         name: client.videos.create(model=FAST, prompt=name, seconds="4", size="720x1280").id
-        for name in ("shared", "to_delete", "legacy")
+        for name in ("shared", "to_delete", "lost_previews")
     }
     for video_id in created.values():
         assert client.videos.poll(video_id, poll_interval_ms=50).status == "completed"
@@ -112,10 +111,16 @@ def test_preview_of_an_unfinished_video_is_the_same_409_as_its_content(
     client.videos.delete(created.id)
 
 
-def test_deleting_a_video_deletes_its_previews(
+def test_previews_are_made_when_first_asked_for_and_deleted_with_the_video(
     gateway_on: Gateway, client: openai.OpenAI, videos: dict[str, str]
 ) -> None:
     video_id = videos["to_delete"]
+    assert stored_files(gateway_on, video_id) == [".mp4"]  # completing a video makes none
+    with httpx.Client(headers={"Authorization": f"Bearer {client.api_key}"}) as http:
+        url = f"{client.base_url}videos/{video_id}/content?variant=spritesheet"
+        sheets = [http.get(url) for _ in range(2)]  # made by the first, read by the second
+    assert [a.status_code for a in sheets] == [200, 200]
+    assert sheets[0].content == sheets[1].content
     assert stored_files(gateway_on, video_id) == ["-spritesheet.jpg", "-thumbnail.webp", ".mp4"]
     client.videos.delete(video_id)
     assert stored_files(gateway_on, video_id) == []
@@ -123,15 +128,14 @@ def test_deleting_a_video_deletes_its_previews(
         client.videos.download_content(video_id, variant="spritesheet")
 
 
-def test_a_video_stored_without_previews_says_so(
-    gateway_on: Gateway, client: openai.OpenAI, videos: dict[str, str], tmp_path: Path
+def test_previews_lost_from_storage_are_made_again(
+    gateway_on: Gateway, client: openai.OpenAI, videos: dict[str, str]
 ) -> None:
-    """A video completed before previews existed has none; its MP4 is still served."""
-    video_id = videos["legacy"]
+    """E.g. a video completed by an older veorelay, or previews removed by hand."""
+    video_id = videos["lost_previews"]
+    first = client.videos.download_content(video_id, variant="thumbnail").content
     for path in (gateway_on.data_dir / "videos").rglob(f"{video_id}-*-*"):
         path.unlink()  # the previews only: <id>-<attempt>-thumbnail.webp, -spritesheet.jpg
-    with pytest.raises(openai.NotFoundError) as info:
-        client.videos.download_content(video_id, variant="thumbnail")
-    assert info.value.code == "variant_not_available"
-    client.videos.download_content(video_id).write_to_file(tmp_path / "out.mp4")
-    assert (tmp_path / "out.mp4").stat().st_size > 0
+    assert stored_files(gateway_on, video_id) == [".mp4"]
+    assert client.videos.download_content(video_id, variant="thumbnail").content == first
+    assert stored_files(gateway_on, video_id) == ["-spritesheet.jpg", "-thumbnail.webp", ".mp4"]

@@ -89,15 +89,16 @@ def test_the_openai_sdk_downloads_a_video_stored_in_s3(
     check_mp4(tmp_path / "out.mp4", 1280, 720, 6)
     key = PREFIX + stored_key(gateway, video_id)
     stem = key.removesuffix(".mp4")
-    assert {key, f"{stem}-thumbnail.webp", f"{stem}-spritesheet.jpg"} <= set(
-        object_keys(s3_server, bucket)
-    )
-    thumbnail = httpx.get(
+    assert [k for k in object_keys(s3_server, bucket) if k.startswith(stem)] == [key]
+    thumbnail = httpx.get(  # made now, from the video streamed back from the bucket
         f"{gateway.url}/v1/videos/{video_id}/content?variant=thumbnail",
         headers={"Authorization": f"Bearer {token}"},
     )
     assert (thumbnail.status_code, thumbnail.headers["content-type"]) == (200, "image/webp")
     assert thumbnail.content[8:12] == b"WEBP"
+    assert {f"{stem}-thumbnail.webp", f"{stem}-spritesheet.jpg"} <= set(
+        object_keys(s3_server, bucket)
+    )
     assert not list((gateway.data_dir / "videos").rglob("*.mp4"))  # nothing kept locally
     assert not list((gateway.data_dir / "spool").iterdir())
     ready = httpx.get(f"{gateway.url}/readyz")
@@ -136,6 +137,10 @@ def test_a_deleted_video_leaves_the_bucket(gateway: Gateway, s3_server: str, buc
     key = PREFIX + stored_key(gateway, video_id)
     assert key in object_keys(s3_server, bucket)
     auth = {"Authorization": f"Bearer {token}"}
+    sheet = httpx.get(
+        f"{gateway.url}/v1/videos/{video_id}/content?variant=spritesheet", headers=auth
+    )
+    assert sheet.status_code == 200  # the previews now stored beside it
     assert httpx.delete(f"{gateway.url}/v1/videos/{video_id}", headers=auth).status_code == 200
     stem = key.removesuffix(".mp4")
     assert not [k for k in object_keys(s3_server, bucket) if k.startswith(stem)]  # previews too

@@ -1,9 +1,11 @@
 """Previews are made from real MP4s with PyAV: the thumbnail skips a fade-in from black, the
 spritesheet is a grid of frames in time order, and a broken file is refused. They are stored
-beside their video through the storage Protocol, and deleted with it."""
+beside their video through the storage Protocol, made once however many ask at the same time,
+and deleted with it."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from fractions import Fraction
 from pathlib import Path
@@ -24,7 +26,7 @@ from veorelay.media.previews import (
 )
 from veorelay.media.probe import NotAVideo
 from veorelay.storage.filesystem import FilesystemStorage
-from veorelay.storage.variants import delete_with_previews, store_previews
+from veorelay.storage.variants import PreviewMaker, delete_with_previews, store_previews
 
 
 def write_mp4(path: Path, width: int, height: int, seconds: int, black_frames: int) -> None:
@@ -136,3 +138,40 @@ async def test_a_video_whose_previews_cannot_be_made_stores_none(tmp_path: Path)
     junk.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x17" * 4000)
     assert not await store_previews(storage, "videos/ab/video_ab-12345678.mp4", junk)
     assert [p for p in (tmp_path / "store").rglob("*") if p.is_file()] == [junk]
+
+
+class CountingStorage(FilesystemStorage):
+    """The real filesystem backend, counting what is stored."""
+
+    stored: list[str]
+
+    async def put_file(self, key: str, source: Path) -> int:
+        self.stored.append(key)
+        return await super().put_file(key, source)
+
+
+async def test_previews_asked_for_at_once_are_made_once(fading_in: Path, tmp_path: Path) -> None:
+    storage = CountingStorage(tmp_path / "store")
+    storage.stored = []
+    key = "videos/ab/video_ab-12345678.mp4"
+    shutil.copy(fading_in, storage.spool_dir() / "video.part")
+    await storage.put_file(key, storage.spool_dir() / "video.part")
+    maker = PreviewMaker(storage)
+    assert await asyncio.gather(*(maker.ensure(key) for _ in range(8))) == [True] * 8
+    assert await maker.ensure(key)  # already stored: nothing more is made
+    assert sorted(storage.stored) == sorted(
+        [key, stored_key(key, Variant.THUMBNAIL), stored_key(key, Variant.SPRITESHEET)]
+    )
+    assert list(storage.spool_dir().iterdir()) == []  # no scratch files left behind
+
+
+async def test_previews_of_a_missing_or_broken_video_are_refused(tmp_path: Path) -> None:
+    storage = FilesystemStorage(tmp_path / "store")
+    maker = PreviewMaker(storage)
+    assert not await maker.ensure("videos/ab/video_ab-12345678.mp4")  # not stored
+    junk = storage.spool_dir() / "junk.part"
+    junk.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x17" * 4000)
+    await storage.put_file("videos/cd/video_cd-12345678.mp4", junk)
+    assert not await maker.ensure("videos/cd/video_cd-12345678.mp4")
+    stored = [p.name for p in (tmp_path / "store").rglob("*") if p.is_file()]
+    assert stored == ["video_cd-12345678.mp4"]

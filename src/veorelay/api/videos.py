@@ -295,22 +295,25 @@ async def open_content(
         )
     expired = retention.is_expired(task.expires_at, time.time())
     if task.storage_key is not None and not expired:
+        key = stored_key(task.storage_key, variant)
+        name = file_name(task.id, variant)
         opened = await services.storage.open(
-            stored_key(task.storage_key, variant),
-            byte_range,
-            body=body,
-            filename=file_name(task.id, variant),
-            redirect=redirect,
+            key, byte_range, body=body, filename=name, redirect=redirect
         )
+        if opened is None and variant is not Variant.VIDEO:
+            if await services.previews.ensure(task.storage_key):  # the first ask makes them
+                opened = await services.storage.open(
+                    key, byte_range, body=body, filename=name, redirect=redirect
+                )
+            elif await services.storage.size(task.storage_key):
+                raise NotFound(
+                    f"This video has no {variant}: its previews could not be made (the log "
+                    "says why); the video itself is available.",
+                    param="variant",
+                    code="variant_not_available",
+                )
         if opened is not None:
             return opened
-        if variant is not Variant.VIDEO and await services.storage.size(task.storage_key):
-            raise NotFound(
-                f"This video has no {variant} (it was made before previews were, or its "
-                "preview could not be made); the video itself is available.",
-                param="variant",
-                code="variant_not_available",
-            )
     await own_task(services, task.id, task.account_id)  # 404 if deleted meanwhile
     reason = "its retention period is over" if expired else "it is no longer stored"
     raise NotFound(f"The video has no content: {reason}.", code="video_expired")

@@ -38,7 +38,6 @@ from veorelay.db.tasks import Task
 from veorelay.engine.dispatch import WAITING_FOR_CAPACITY, deadline_failure
 from veorelay.media.probe import NotAVideo, verify
 from veorelay.storage.base import VideoStorage, read_whole
-from veorelay.storage.variants import delete_with_previews, store_previews
 from veorelay.upstream.base import OperationRef, UpstreamClient
 from veorelay.upstream.errors import (
     CredentialRejected,
@@ -346,11 +345,10 @@ async def _download(ctx: StepContext, task: Task, upstream: Upstream) -> None:
         await asyncio.to_thread(verify, spool, spec.width, spec.height, spec.output_seconds)
         # Unique per attempt, so a worker that loses the race below removes only its own file.
         key = f"videos/{task.id[6:8]}/{task.id}-{uuid.uuid4().hex[:8]}.mp4"
-        await store_previews(ctx.storage, key, spool)  # first: `completed` has them all
         try:
             size = await ctx.storage.put_file(key, spool)
         except Exception:
-            await delete_with_previews(ctx.storage, key)
+            await ctx.storage.delete(key)
             raise
     except OperationLost:
         raise OperationLost(
@@ -383,7 +381,7 @@ async def _download(ctx: StepContext, task: Task, upstream: Upstream) -> None:
             upstream_cost_micros=cost,
         )
     if done is None:  # cancelled, or another worker finished it first
-        await delete_with_previews(ctx.storage, key)
+        await ctx.storage.delete(key)
     else:
         log.info("task %s: completed (%d bytes)", task.id, size)
 

@@ -1,5 +1,5 @@
-"""A video's previews, made once with PyAV after it is verified: a thumbnail (its first
-meaningful frame, WebP) and a spritesheet (a grid of frames at even intervals, JPEG).
+"""A video's previews, made with PyAV when first asked for (storage/variants.py): a thumbnail
+(its first meaningful frame, WebP) and a spritesheet (a grid of frames at even intervals, JPEG).
 
 One decoding pass makes both, so a preview costs about one decode of the video.
 """

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from veorelay.core.ranges import ByteRange
 
 # Every key the engine writes starts here; what a backend lists, sweeps or reconciles.
 VIDEO_KEYS = "videos/"
+CHUNK_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -130,6 +132,34 @@ async def read_whole(storage: VideoStorage, key: str) -> bytes | None:
         finally:
             await stored.close()
     raise TypeError("a redirect was not asked for")
+
+
+async def copy_to_file(storage: VideoStorage, key: str, target: Path) -> bool:
+    """Copy a stored object to the local file `target`, streamed (never whole in memory).
+    False if it is not stored."""
+    stored = await storage.open(key, redirect=False)
+    if stored is None:
+        return False
+    if isinstance(stored, OpenedVideo):
+        try:
+            await asyncio.to_thread(_copy_file, stored.file, target)
+        finally:
+            stored.close()
+        return True
+    if isinstance(stored, StreamedVideo):
+        try:
+            with target.open("wb") as out:
+                async for chunk in stored.chunks or _nothing():
+                    await asyncio.to_thread(out.write, chunk)
+        finally:
+            await stored.close()
+        return True
+    raise TypeError("a redirect was not asked for")
+
+
+def _copy_file(source: BinaryIO, target: Path) -> None:
+    with target.open("wb") as out:
+        shutil.copyfileobj(source, out, CHUNK_BYTES)
 
 
 async def _nothing() -> AsyncIterator[bytes]:
