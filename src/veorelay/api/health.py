@@ -11,18 +11,16 @@ Like /metrics, these are for operators' tools, not API clients: only the old `/h
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from alembic.script import ScriptDirectory
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from veorelay.api.deps import ServicesDep
 from veorelay.db import ops
-from veorelay.db.migrate import alembic_config
+from veorelay.db.migrate import HEAD
 from veorelay.services import Services
 
 log = logging.getLogger("veorelay.health")
@@ -76,16 +74,11 @@ async def _database(services: Services) -> None:
         await ops.ping(conn)
 
 
-@functools.cache
-def _head_revisions() -> frozenset[str]:
-    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
-
-
 async def _migrations(services: Services) -> None:
     async with services.db.read() as conn:
         current = await ops.migration_revisions(conn)
-    if current != _head_revisions():
-        raise RuntimeError(f"database at {sorted(current)}, code at {sorted(_head_revisions())}")
+    if current != {HEAD}:
+        raise RuntimeError(f"database at {sorted(current)}, code at {HEAD}")
 
 
 async def _storage(services: Services) -> None:

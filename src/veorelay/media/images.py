@@ -1,11 +1,12 @@
-"""Confirm a reference image really decodes (its magic bytes were checked in core/images.py)."""
+"""Confirm a reference image really decodes (its magic bytes were checked in core/images.py).
+
+Pillow is imported on first use: most requests carry no image.
+"""
 
 from __future__ import annotations
 
 import io
 import warnings
-
-from PIL import Image, UnidentifiedImageError
 
 from veorelay.core.images import IMAGE_PARAM, MAX_PIXELS
 from veorelay.core.models import ImageInput
@@ -16,6 +17,8 @@ _FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
 
 def check_image_decodes(image: ImageInput, param: str = IMAGE_PARAM) -> tuple[int, int]:
     """(width, height) of the image, or InvalidRequest if it is not a whole, sane image."""
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-import av
-import numpy as np
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from veorelay.media.probe import NotAVideo
+
+if TYPE_CHECKING:  # imported on first use (see probe.py)
+    import av
+    from PIL import Image
 
 THUMBNAIL_MAX_EDGE = 1280  # a 720p video's own size; larger videos are scaled down
 SPRITE_COLUMNS = 4
@@ -42,6 +43,8 @@ def fitted(width: int, height: int, max_edge: int) -> tuple[int, int]:
 
 def make_previews(video: Path, out: PreviewFiles) -> None:
     """Write the thumbnail and the spritesheet of `video`; NotAVideo if it cannot be read."""
+    import av
+
     try:
         thumbnail, tiles = _pick_frames(video)
     except av.FFmpegError as exc:
@@ -51,6 +54,8 @@ def make_previews(video: Path, out: PreviewFiles) -> None:
 
 
 def _pick_frames(video: Path) -> tuple[Image.Image, list[Image.Image]]:
+    import av
+
     with av.open(str(video)) as container:
         if not container.streams.video:
             raise NotAVideo("the file has no video stream")
@@ -98,6 +103,8 @@ def _duration(container: av.container.InputContainer, stream: av.video.stream.Vi
 
 
 def _liveliness(frame: av.VideoFrame) -> tuple[float, bool]:
+    import numpy as np
+
     luma = frame.reformat(width=64, height=36, format="gray").to_ndarray().astype(np.float32)
     spread, mean = float(luma.std()), float(luma.mean())
     return spread, spread >= MIN_LUMA_SPREAD and LUMA_RANGE[0] < mean < LUMA_RANGE[1]
@@ -109,6 +116,8 @@ def _image(frame: av.VideoFrame, size: tuple[int, int]) -> Image.Image:
 
 
 def _spritesheet(tiles: list[Image.Image]) -> Image.Image:
+    from PIL import Image
+
     width, height = tiles[0].size
     sheet = Image.new("RGB", (width * SPRITE_COLUMNS, height * SPRITE_ROWS))
     for index, tile in enumerate(tiles):

@@ -1,11 +1,13 @@
-"""Read an MP4's streams with PyAV, to check a download really is the video we asked for."""
+"""Read an MP4's streams with PyAV, to check a download really is the video we asked for.
+
+PyAV is imported on first use here and in previews.py: with numpy it is about 30 MB of
+memory that a process never checking or previewing a video (an API replica) need not hold.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-import av
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,8 @@ class NotAVideo(Exception):
 
 
 def probe(path: Path) -> MediaInfo:
+    import av
+
     try:
         with av.open(str(path)) as container:
             if container.format.name.split(",")[0] not in ("mov", "mp4"):
