@@ -50,6 +50,7 @@ def config(
             proxy_set_header X-Forwarded-For $remote_addr;"""
     return f"""
 daemon off;
+user root;  # the gateway's data directory is private to the user running the bench
 worker_processes 1;
 pid {work}/nginx.pid;
 error_log {work}/nginx-error.log warn;

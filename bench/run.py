@@ -94,7 +94,9 @@ def running(*servers: Server) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def profiled(opts: Options, py_spy: str | None, pid: int, name: str, title: str) -> Iterator[None]:
+def profiled(
+    opts: Options, py_spy: str | None, pid: int, name: str, title: str, seconds: float = 0.0
+) -> Iterator[None]:
     """py-spy records `pid` for the run's seconds; the summary goes to bench/profiles/."""
     if not (opts.profile and py_spy):
         yield
@@ -102,11 +104,12 @@ def profiled(opts: Options, py_spy: str | None, pid: int, name: str, title: str)
     out_dir = BENCH / "profiles"
     out_dir.mkdir(exist_ok=True)
     raw = out_dir / f"{name}.raw"
-    recorder = spy.start_recording(py_spy, pid, opts.seconds, raw)
+    seconds = seconds or opts.seconds
+    recorder = spy.start_recording(py_spy, pid, seconds, raw)
     try:
         yield
     finally:
-        recorder.wait(timeout=opts.seconds + 60)
+        recorder.wait(timeout=seconds + 60)
         if raw.exists():
             (out_dir / f"{name}.txt").write_text(spy.summarise(raw, title))
             say(f"profile written to bench/profiles/{name}.txt")
@@ -151,7 +154,9 @@ def veorelay_main(
         rows.content.veorelay = load(
             f"{gw.base}/v1/videos/{video}/content", token=gw.token
         ).mb_per_s
-        rows.cpu.veorelay = cpu_per_video(opts, gw, rows.cpu)
+        title = f"{opts.cpu_batch} creates and the engine's drain (first 30 s)"
+        with profiled(opts, py_spy, gw.server.pid, "drain", title, seconds=30):
+            rows.cpu.veorelay = cpu_per_video(opts, gw, rows.cpu)
         say("creates")
         with profiled(opts, py_spy, gw.server.pid, "create", "Creates (wrk, c=32, engine on)"):
             before = cpu_seconds(gw.server.pid)
