@@ -144,10 +144,15 @@ def veorelay_main(
     load = wrk_for(opts, wrk)
     gw = gateways.start_gateway(opts.work / "veorelay", upstream, opts.time_scale)
     with running(gw.server):
+        rows.idle.veorelay = rss_mib(gw.server.pid)  # started, nothing done yet
         video = gw.make_video()
         (content_dir / "video.mp4").symlink_to(gw.stored_file(video))
-        rows.idle.veorelay = rss_mib(gw.server.pid)
-        say(f"veorelay up, idle RSS {rows.idle.veorelay:.0f} MiB; status polls")
+        warm = rss_mib(gw.server.pid)
+        rows.idle.notes.append(
+            f"veorelay measured after start; {warm:.0f} MiB once it has made one video "
+            "(PyAV is loaded to verify it)"
+        )
+        say(f"veorelay up, idle RSS {rows.idle.veorelay:.0f} MiB ({warm:.0f} warm); status polls")
         with profiled(opts, py_spy, gw.server.pid, "poll", "Status polls (wrk, c=32)"):
             rows.poll.veorelay = load(f"{gw.base}/v1/videos/{video}", token=gw.token).rps
         say("content downloads")
